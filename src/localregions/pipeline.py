@@ -1,0 +1,168 @@
+"""The steps of the Snakemake pipeline, one function per rule, each taking the validated settings.
+
+The scripts in ``scripts/`` are thin Hydra apps that call these; the Snakefile only wires files
+to scripts. Each step reads what the step before it wrote and writes its outputs atomically.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import pandas as pd
+import torch
+
+from .config import Config, run_id, settings_yaml
+from .storage import atomic_directory, write_csv
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "resolve_device",
+    "configure_runtime",
+    "step_download",
+    "step_prepare",
+    "step_train",
+    "step_bounds",
+    "step_aggregate",
+]
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks CUDA when a GPU is visible, the CPU otherwise; ``cuda`` without a GPU is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("runtime.device is 'cuda' but torch sees no CUDA device; use 'auto' or 'cpu'")
+    return torch.device(name)
+
+
+def configure_runtime(settings: Config) -> torch.device:
+    torch.set_num_threads(settings.runtime.threads)
+    device = resolve_device(settings.runtime.device)
+    log.info("device %s, %d torch thread(s)", device, settings.runtime.threads)
+    return device
+
+
+def step_download(settings: Config) -> str:
+    from .data import fetch_mnist
+
+    source = fetch_mnist(settings.data.raw_dir, mnist_dir=settings.data.mnist_dir, sources=settings.data.sources)
+    log.info("MNIST served by source: %s", source)
+    return source
+
+
+def step_prepare(settings: Config) -> dict:
+    from .data import prepare_datasets
+
+    data = settings.data
+    manifest = prepare_datasets(
+        data.raw_dir,
+        settings.processed_path,
+        digits=tuple(data.digits),
+        per_class=data.per_class,
+        seed=data.seed,
+        pool=data.pool,
+        scale=data.scale,
+        random_points=data.random_points,
+    )
+    log.info("prepared %s in %s", ", ".join(sorted(k for k in manifest.get("datasets", {}))), settings.processed_path)
+    return manifest
+
+
+def step_train(settings: Config) -> str:
+    from .data import load_dataset
+    from .training import train_network
+
+    device = configure_runtime(settings)
+    train_x, train_y = load_dataset(settings.processed_path, "train")
+    test_x, test_y = load_dataset(settings.processed_path, "test")
+    run = run_id(settings.model.name, settings.optim.lr, settings.seed)
+    log.info("run %s: depth %d, width %d, lr %g, seed %d", run, settings.model.depth, settings.model.width,
+             settings.optim.lr, settings.seed)
+    with atomic_directory(settings.checkpoints_dir()) as checkpoint_dir:
+        result = train_network(
+            train_x,
+            train_y,
+            test_x,
+            test_y,
+            depth=settings.model.depth,
+            width=settings.model.width,
+            init_std=settings.model.init_std,
+            lr=settings.optim.lr,
+            momentum=settings.optim.momentum,
+            epochs=settings.train.epochs,
+            batch_size=settings.train.batch_size,
+            checkpoint_epochs=settings.train.checkpoint_epochs(),
+            seed=settings.seed,
+            checkpoint_dir=checkpoint_dir,
+            device=device,
+            meta={"model": settings.model.name, "lr": settings.optim.lr, "seed": settings.seed},
+        )
+    write_csv(result.metrics, settings.metrics_file())
+    log.info("run %s finished: %s, checkpoints at epochs %s", run, result.status, result.checkpoint_epochs)
+    return result.status
+
+
+def step_bounds(settings: Config) -> pd.DataFrame:
+    from .data import load_dataset
+    from .models import load_checkpoint
+    from .results import point_table
+
+    device = configure_runtime(settings)
+    limit = settings.bounds.points_per_set
+    datasets = {}
+    for name in settings.bounds.datasets:
+        points, _ = load_dataset(settings.processed_path, name)
+        datasets[name] = points[:limit].to(device) if limit is not None else points.to(device)
+    checkpoints = sorted(settings.checkpoints_dir().glob("epoch_*.pt"))
+    if not checkpoints:
+        raise FileNotFoundError(f"no checkpoints in {settings.checkpoints_dir()} (the train rule writes them)")
+    frames = []
+    started = time.perf_counter()
+    for index, path in enumerate(checkpoints, start=1):
+        model, meta = load_checkpoint(path)
+        table = point_table(
+            model.to(device),
+            datasets,
+            settings.bounds.radii(),
+            norm=settings.bounds.norm,
+            chunk_size=settings.bounds.chunk_size,
+        )
+        table.insert(0, "epoch", int(meta["epoch"]))
+        frames.append(table)
+        log.info("checkpoint %d/%d (epoch %d) bounded, %.1f s so far", index, len(checkpoints), meta["epoch"],
+                 time.perf_counter() - started)
+    points = pd.concat(frames, ignore_index=True)
+    points.insert(0, "seed", settings.seed)
+    points.insert(0, "lr", settings.optim.lr)
+    points.insert(0, "depth", settings.model.depth)
+    write_csv(points, settings.bounds_file())
+    return points
+
+
+def step_aggregate(settings: Config) -> None:
+    from .results import summarise_over_seeds, summarise_points, summarise_runs
+
+    metrics = {}
+    summaries = []
+    for model, lr, seed in settings.grid_runs():
+        points = pd.read_csv(settings.bounds_file(model, lr, seed))
+        depth = int(points["depth"].iloc[0])
+        metrics[(model, depth, lr, seed)] = pd.read_csv(settings.metrics_file(model, lr, seed))
+        summaries.append(summarise_points(points))
+    summary = pd.concat(summaries, ignore_index=True).sort_values(
+        ["depth", "lr", "seed", "radius", "dataset", "epoch"], ascending=[True, False, True, True, True, True]
+    )
+    runs = summarise_runs(metrics)
+    write_csv(summary, settings.summary_file)
+    write_csv(summarise_over_seeds(summary), settings.summary_by_setting_file)
+    write_csv(runs, settings.runs_file)
+    diverged = runs[runs["status"] == "diverged"]
+    for _, row in diverged.iterrows():
+        log.warning("run %s diverged at epoch %s", run_id(row["model"], row["lr"], row["seed"]), row["diverged_at_epoch"])
+    log.info("aggregated %d runs (%d diverged) into %s", len(runs), len(diverged), settings.summary_file)
+
+
+def log_settings(settings: Config) -> None:
+    log.info("composed settings:\n%s", settings_yaml(settings))

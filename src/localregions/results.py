@@ -1,0 +1,158 @@
+"""Tables: per-point bounds for one network, and the summaries over points and over seeds.
+
+Column meanings (also in the README):
+
+per point (``runs/<run>/bounds.csv.gz``)
+    depth, lr, seed, epoch, dataset, point, radius, norm, unstable (C), unstable_l1..unstable_lK
+    (C per hidden layer), log2_bound (= C: the ball meets at most 2^C regions),
+    boundary_distance (distance from the point to the boundary of its own linear region).
+per (depth, lr, seed, epoch, dataset, radius) (``summary.csv``)
+    n_points, mean_bound (mean of 2^C), log2_mean_bound (its log2, finite even where 2^C overflows),
+    mean_log2_bound, median_log2_bound, single_region_points (points with C = 0),
+    mean_boundary_distance (over points whose region has a boundary at all).
+per (depth, lr, epoch, dataset, radius) (``summary_by_setting.csv``)
+    n_seeds and, for each summary metric, its mean, standard deviation and 95% t-interval over seeds.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+import torch
+from scipy import stats
+
+from .bounds import local_region_bound
+from .regions import boundary_distance
+
+__all__ = [
+    "point_table",
+    "summarise_points",
+    "summarise_over_seeds",
+    "summarise_runs",
+    "SUMMARY_KEYS",
+    "SETTING_KEYS",
+    "SUMMARY_METRICS",
+]
+
+SUMMARY_KEYS = ["depth", "lr", "seed", "epoch", "dataset", "radius", "norm"]
+SETTING_KEYS = ["depth", "lr", "epoch", "dataset", "radius", "norm"]
+SUMMARY_METRICS = [
+    "mean_bound",
+    "log2_mean_bound",
+    "mean_log2_bound",
+    "median_log2_bound",
+    "single_region_points",
+    "mean_boundary_distance",
+]
+
+
+def point_table(
+    layers,
+    datasets: Mapping[str, torch.Tensor],
+    radii: list[float],
+    norm: str = "l2",
+    chunk_size: int | None = None,
+) -> pd.DataFrame:
+    """Algorithm 1 and the boundary distance for every point of every set, one row per (point, radius)."""
+    frames = []
+    for dataset, points in datasets.items():
+        distance = boundary_distance(layers, points, norm=norm, chunk_size=chunk_size).cpu().numpy()
+        for radius in radii:
+            result = local_region_bound(layers, points, radius, norm=norm, chunk_size=chunk_size)
+            per_layer = result.unstable_per_layer.cpu().numpy()
+            frame = pd.DataFrame(
+                {
+                    "dataset": dataset,
+                    "point": np.arange(points.shape[0]),
+                    "radius": float(radius),
+                    "norm": norm,
+                    "unstable": result.unstable.cpu().numpy(),
+                }
+            )
+            for layer in range(per_layer.shape[1]):
+                frame[f"unstable_l{layer + 1}"] = per_layer[:, layer]
+            frame["log2_bound"] = result.log2_bound.cpu().numpy()
+            frame["boundary_distance"] = distance
+            frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def _log2_mean_exp2(values: np.ndarray) -> float:
+    """log2(mean(2**values)) without overflow."""
+    values = np.asarray(values, dtype=np.float64)
+    top = values.max()
+    return float(top + np.log2(np.mean(np.exp2(values - top))))
+
+
+def summarise_points(points: pd.DataFrame) -> pd.DataFrame:
+    """One row per (depth, lr, seed, epoch, dataset, radius, norm) from the per-point table."""
+    rows = []
+    for key, group in points.groupby(SUMMARY_KEYS, sort=True):
+        log2_bound = group["log2_bound"].to_numpy(dtype=np.float64)
+        log2_mean = _log2_mean_exp2(log2_bound)
+        distance = group["boundary_distance"].to_numpy(dtype=np.float64)
+        finite = distance[np.isfinite(distance)]
+        rows.append(
+            dict(
+                zip(SUMMARY_KEYS, key),
+                n_points=len(group),
+                mean_bound=math.pow(2.0, log2_mean) if log2_mean < 1024 else math.inf,
+                log2_mean_bound=log2_mean,
+                mean_log2_bound=float(log2_bound.mean()),
+                median_log2_bound=float(np.median(log2_bound)),
+                single_region_points=int((group["unstable"] == 0).sum()),
+                mean_boundary_distance=float(finite.mean()) if finite.size else math.nan,
+            )
+        )
+    return pd.DataFrame(rows, columns=SUMMARY_KEYS + ["n_points"] + SUMMARY_METRICS)
+
+
+def summarise_over_seeds(summary: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
+    """Mean, standard deviation and a t-interval over seeds for every metric of :func:`summarise_points`."""
+    rows = []
+    for key, group in summary.groupby(SETTING_KEYS, sort=True):
+        row = dict(zip(SETTING_KEYS, key), n_seeds=len(group))
+        n = len(group)
+        for metric in SUMMARY_METRICS:
+            values = group[metric].to_numpy(dtype=np.float64)
+            mean = float(values.mean())
+            std = float(values.std(ddof=1)) if n > 1 else math.nan
+            if n > 1 and math.isfinite(std):
+                half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * std / math.sqrt(n)
+            else:
+                half = math.nan
+            row[f"{metric}_mean"] = mean
+            row[f"{metric}_std"] = std
+            row[f"{metric}_ci_low"] = mean - half
+            row[f"{metric}_ci_high"] = mean + half
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def summarise_runs(metrics: Mapping[tuple[str, int, float, int], pd.DataFrame]) -> pd.DataFrame:
+    """One row per run, keyed by (model, depth, lr, seed): status and the last epoch's accuracies."""
+    rows = []
+    for (model, depth, lr, seed), frame in sorted(metrics.items(), key=lambda item: item[0]):
+        diverged = (frame["status"] == "diverged").any()
+        completed = frame[frame["status"] == "ok"]
+        last = completed.iloc[-1] if len(completed) else None
+        rows.append(
+            {
+                "model": model,
+                "depth": depth,
+                "lr": lr,
+                "seed": seed,
+                "status": "diverged" if diverged else "ok",
+                "last_epoch": int(last["epoch"]) if last is not None else -1,
+                "diverged_at_epoch": int(frame.loc[frame["status"] == "diverged", "epoch"].iloc[0]) if diverged else None,
+                "final_train_loss": float(last["train_loss"]) if last is not None else math.nan,
+                "final_train_accuracy": float(last["train_accuracy"]) if last is not None else math.nan,
+                "final_test_accuracy": float(last["test_accuracy"]) if last is not None else math.nan,
+            }
+        )
+    frame = pd.DataFrame(rows)
+    frame["diverged_at_epoch"] = frame["diverged_at_epoch"].astype("Int64")
+    return frame
