@@ -8,10 +8,9 @@
 # under results/<name>/, figures/<name>/, logs/<name>/ and benchmarks/<name>/. This file only
 # wires files to the scripts; the logic lives in src/localregions/.
 
-import json
+import re
 import shlex
 import sys
-from dataclasses import asdict
 
 from snakemake.utils import min_version, validate
 
@@ -19,47 +18,44 @@ min_version("9.0")
 
 validate(config, "rules/schemas/config.schema.yaml")
 
-from localregions.config import MNIST_RAW_FILES, compose_config, run_id, to_settings
+from localregions.config import MNIST_RAW_FILES, run_id
+from localregions.workflow import plan_experiments
 
-OVERRIDES = list(config.get("overrides", []))
-SETTINGS = to_settings(compose_config(OVERRIDES))
-PYTHON = shlex.quote(sys.executable)
-HYDRA_ARGS = " ".join(shlex.quote(o) for o in OVERRIDES)
-
-# Each run's model settings come from its own model config (grid.models), with the user's overrides on top.
-MODEL_SETTINGS = {m: to_settings(compose_config(OVERRIDES + [f"model={m}"])).model for m in SETTINGS.grid.models}
-DEPTHS = sorted({m.depth for m in MODEL_SETTINGS.values()})
-
+# The experiment asked for, plus the companions it needs (networks trained at another input
+# scale for the tightness study); each is a full Hydra composition with its own name.
+EXPERIMENTS = plan_experiments(config.get("overrides", []))
+MAIN = next(iter(EXPERIMENTS.values()))
+SETTINGS = MAIN.settings
 NAME = SETTINGS.name
-RESULTS = str(SETTINGS.results_path)
-FIGURES = str(SETTINGS.figures_path)
-PROCESSED = str(SETTINGS.processed_path)
-RAW = str(SETTINGS.raw_mnist_path)
-LOGS = f"logs/{NAME}"
-BENCHMARKS = f"benchmarks/{NAME}"
+PYTHON = shlex.quote(sys.executable)
 RUN = "{model}_lr{lr}_seed{seed}"
-RUNS = [run_id(m, lr, s) for m, lr, s in SETTINGS.grid_runs()]
 
 
-def settings_json(*sections, model=None):
-    """The config sections a rule depends on, as text: Snakemake reruns the rule when they change."""
-    values = {name: asdict(getattr(SETTINGS, name)) for name in sections}
-    if model is not None:
-        values["model"] = asdict(MODEL_SETTINGS[model])
-    return json.dumps(values, sort_keys=True)
+def script(name, script_name, *extra):
+    """The shell command of a Hydra script for experiment `name` (braces escaped for shell())."""
+    arguments = EXPERIMENTS[name].overrides + list(extra)
+    command = " ".join([PYTHON, f"scripts/{script_name}.py"] + [shlex.quote(a) for a in arguments])
+    return command.replace("{", "{{").replace("}", "}}") + " > {log} 2>&1"
+
+
+def run_overrides(wildcards):
+    return [f"model={wildcards.model}", f"optim.lr={wildcards.lr}", f"seed={wildcards.seed}"]
 
 
 wildcard_constraints:
+    name="|".join(re.escape(n) for n in EXPERIMENTS),
     model="[A-Za-z0-9]+",
     lr="[0-9.e+-]+",
     seed="[0-9]+",
+    scale="raw|unit",
 
 
 include: "rules/data.smk"
 include: "rules/experiment.smk"
+include: "rules/analysis.smk"
 
 
 rule all:
     default_target: True
     input:
-        rules.aggregate.output,
+        MAIN.targets(),

@@ -3,32 +3,33 @@
 
 rule download_mnist:
     output:
-        expand(f"{RAW}/{{file}}", file=MNIST_RAW_FILES),
+        expand(f"{SETTINGS.raw_mnist_path}/{{file}}", file=MNIST_RAW_FILES),
+        source=str(SETTINGS.mnist_source_file),
     log:
-        f"{LOGS}/download_mnist.log",
+        f"logs/{NAME}/download_mnist.log",
     benchmark:
-        f"{BENCHMARKS}/download_mnist.tsv"
+        f"benchmarks/{NAME}/download_mnist.tsv"
     resources:
         mem_mb=2000,
         runtime=20,
-    shell:
-        "{PYTHON} scripts/download_mnist.py {HYDRA_ARGS} > {log} 2>&1"
+    run:
+        shell(script(NAME, "download_mnist"))
 
 
 rule prepare_data:
     input:
         rules.download_mnist.output,
     output:
-        expand(f"{PROCESSED}/{{dataset}}.pt", dataset=["train", "test", "random1", "random2"]),
-        manifest=f"{PROCESSED}/manifest.json",
+        sets=expand("data/processed/{{name}}/{dataset}.pt", dataset=["train", "test", "random1", "random2"]),
+        manifest="data/processed/{name}/manifest.json",
     params:
-        settings=settings_json("data"),
+        settings=lambda w: EXPERIMENTS[w.name].section_json("data"),
     log:
-        f"{LOGS}/prepare_data.log",
+        "logs/{name}/prepare_data.log",
     benchmark:
-        f"{BENCHMARKS}/prepare_data.tsv"
+        "benchmarks/{name}/prepare_data.tsv"
     resources:
         mem_mb=4000,
         runtime=10,
-    shell:
-        "{PYTHON} scripts/prepare_data.py {HYDRA_ARGS} > {log} 2>&1"
+    run:
+        shell(script(wildcards.name, "prepare_data"))

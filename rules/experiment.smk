@@ -3,62 +3,61 @@
 
 rule train:
     input:
-        train=f"{PROCESSED}/train.pt",
-        test=f"{PROCESSED}/test.pt",
+        train="data/processed/{name}/train.pt",
+        test="data/processed/{name}/test.pt",
     output:
-        metrics=f"{RESULTS}/runs/{RUN}/metrics.csv",
-        checkpoints=directory(f"{RESULTS}/runs/{RUN}/checkpoints"),
+        metrics=f"results/{{name}}/runs/{RUN}/metrics.csv",
+        checkpoints=directory(f"results/{{name}}/runs/{RUN}/checkpoints"),
     params:
-        settings=lambda w: settings_json("data", "optim", "train", model=w.model),
+        # Only the settings that change the trained network: a bound setting never retrains.
+        settings=lambda w: EXPERIMENTS[w.name].section_json("data", "optim", "train", model=w.model),
     log:
-        f"{LOGS}/train/{RUN}.log",
+        f"logs/{{name}}/train/{RUN}.log",
     benchmark:
-        f"{BENCHMARKS}/train/{RUN}.tsv"
+        f"benchmarks/{{name}}/train/{RUN}.tsv"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=30,
-    shell:
-        "{PYTHON} scripts/train.py {HYDRA_ARGS} model={wildcards.model} optim.lr={wildcards.lr}"
-        " seed={wildcards.seed} > {log} 2>&1"
+    run:
+        shell(script(wildcards.name, "train", *run_overrides(wildcards)))
 
 
 rule bounds:
     input:
         metrics=rules.train.output.metrics,
         checkpoints=rules.train.output.checkpoints,
-        sets=expand(f"{PROCESSED}/{{dataset}}.pt", dataset=SETTINGS.bounds.datasets),
+        sets=lambda w: EXPERIMENTS[w.name].processed_sets(),
     output:
-        f"{RESULTS}/runs/{RUN}/bounds.csv.gz",
+        f"results/{{name}}/runs/{RUN}/bounds.csv.gz",
     params:
-        settings=settings_json("bounds"),
+        settings=lambda w: EXPERIMENTS[w.name].section_json("bounds"),
     log:
-        f"{LOGS}/bounds/{RUN}.log",
+        f"logs/{{name}}/bounds/{RUN}.log",
     benchmark:
-        f"{BENCHMARKS}/bounds/{RUN}.tsv"
+        f"benchmarks/{{name}}/bounds/{RUN}.tsv"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=30,
-    shell:
-        "{PYTHON} scripts/compute_bounds.py {HYDRA_ARGS} model={wildcards.model} optim.lr={wildcards.lr}"
-        " seed={wildcards.seed} > {log} 2>&1"
+    run:
+        shell(script(wildcards.name, "compute_bounds", *run_overrides(wildcards)))
 
 
 rule aggregate:
     input:
-        bounds=expand(f"{RESULTS}/runs/{{run}}/bounds.csv.gz", run=RUNS),
-        metrics=expand(f"{RESULTS}/runs/{{run}}/metrics.csv", run=RUNS),
+        bounds=lambda w: EXPERIMENTS[w.name].run_files("bounds.csv.gz"),
+        metrics=lambda w: EXPERIMENTS[w.name].run_files("metrics.csv"),
     output:
-        summary=f"{RESULTS}/summary.csv",
-        by_setting=f"{RESULTS}/summary_by_setting.csv",
-        runs=f"{RESULTS}/runs.csv",
+        summary="results/{name}/summary.csv",
+        by_setting="results/{name}/summary_by_setting.csv",
+        runs="results/{name}/runs.csv",
     log:
-        f"{LOGS}/aggregate.log",
+        "logs/{name}/aggregate.log",
     benchmark:
-        f"{BENCHMARKS}/aggregate.tsv"
+        "benchmarks/{name}/aggregate.tsv"
     resources:
         mem_mb=4000,
         runtime=10,
-    shell:
-        "{PYTHON} scripts/aggregate.py {HYDRA_ARGS} > {log} 2>&1"
+    run:
+        shell(script(wildcards.name, "aggregate"))

@@ -188,17 +188,40 @@ class GridConfig:
 
 @dataclass
 class TightnessConfig:
-    """Exact and sampled region counts beside the bound, on a few points (see counting.py)."""
+    """Exact and sampled region counts beside the bound, on a few points (see counting.py).
+
+    Measured for every model and lr of the grid, on the first grid seed, at the first and last
+    bound epochs. ``scales`` lists the input scales to measure: the experiment's own
+    ``data.scale`` uses its networks; another scale trains a companion set of networks on data
+    at that scale (named ``<name>-<scale>``), since only there do balls of the same radius hold
+    many regions.
+    """
 
     enabled: bool = True
     points: int = 25
     samples: int = 4000
     max_regions: int = 20000
+    scales: list[str] = field(default_factory=lambda: ["raw", "unit"])
 
     def __post_init__(self) -> None:
+        for scale in self.scales:
+            _require(scale in SCALES, "tightness.scales", f"entries must be among {list(SCALES)}", scale)
         _require(self.points >= 1, "tightness.points", "must be >= 1", self.points)
         _require(self.samples >= 1, "tightness.samples", "must be >= 1", self.samples)
         _require(self.max_regions >= 1, "tightness.max_regions", "must be >= 1", self.max_regions)
+
+
+@dataclass
+class SweepConfig:
+    """Algorithm 1 on the experiment's own networks over a range of radii, at the first and last bound epochs."""
+
+    enabled: bool = True
+    radii: list[float] = field(default_factory=lambda: [0.05 * 2**k for k in range(8)])
+
+    def __post_init__(self) -> None:
+        _require(len(self.radii) >= 1, "sweep.radii", "must hold at least one radius", list(self.radii))
+        for radius in self.radii:
+            _require_positive_number(radius, "sweep.radii")
 
 
 @dataclass
@@ -229,6 +252,7 @@ class Config:
     bounds: BoundsConfig = field(default_factory=BoundsConfig)
     grid: GridConfig = field(default_factory=GridConfig)
     tightness: TightnessConfig = field(default_factory=TightnessConfig)
+    sweep: SweepConfig = field(default_factory=SweepConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
 
     def __post_init__(self) -> None:
@@ -262,6 +286,11 @@ class Config:
     @property
     def raw_mnist_path(self) -> Path:
         return Path(self.data.raw_dir) / "MNIST" / "raw"
+
+    @property
+    def mnist_source_file(self) -> Path:
+        """Written by the download step: which source served the MNIST files."""
+        return Path(self.data.raw_dir) / "MNIST" / "source.txt"
 
     def run_dir(self, model: str | None = None, lr: float | None = None, seed: int | None = None) -> Path:
         return self.results_path / "runs" / run_id(
@@ -297,6 +326,30 @@ class Config:
     @property
     def tightness_file(self) -> Path:
         return self.results_path / "tightness.csv"
+
+    def tightness_part_file(self, model=None, lr=None, seed=None) -> Path:
+        return self.run_dir(model, lr, seed).parent.parent / "tightness" / f"{self.run_dir(model, lr, seed).name}.csv"
+
+    def companion_name(self, scale: str) -> str:
+        """The experiment trained at input scale ``scale`` for the tightness study (this one at its own scale)."""
+        return self.name if scale == self.data.scale else f"{self.name}-{scale}"
+
+    def tightness_part_files(self) -> list[Path]:
+        """One file per (scale, model, lr) on the first grid seed, from this experiment or its companions."""
+        seed = self.grid.seeds[0]
+        return [
+            Path(self.results_dir) / self.companion_name(scale) / "tightness" / f"{run_id(m, lr, seed)}.csv"
+            for scale in dict.fromkeys(self.tightness.scales)
+            for m in self.grid.models
+            for lr in self.grid.lrs
+        ]
+
+    @property
+    def radius_sweep_file(self) -> Path:
+        return self.results_path / "radius_sweep.csv"
+
+    def figure_stem(self, stem: str) -> Path:
+        return self.figures_path / stem
 
     @property
     def report_file(self) -> Path:

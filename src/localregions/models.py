@@ -42,7 +42,7 @@ def hidden_depth(model: nn.Sequential) -> int:
     return sum(isinstance(module, nn.ReLU) for module in model)
 
 
-def save_checkpoint(model: nn.Sequential, path: str | Path, **meta) -> None:
+def save_checkpoint(model: nn.Sequential, path: str | Path, /, **meta) -> None:
     """Save the weights and what is needed to rebuild the network (atomically)."""
     linears = [m for m in model if isinstance(m, nn.Linear)]
     record = {

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 
 import pandas as pd
 import torch
 
 from .config import Config, run_id, settings_yaml
-from .storage import atomic_directory, write_csv
+from .storage import atomic_directory, write_csv, write_text
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,9 @@ def step_download(settings: Config) -> str:
 
     source = fetch_mnist(settings.data.raw_dir, mnist_dir=settings.data.mnist_dir, sources=settings.data.sources)
     log.info("MNIST served by source: %s", source)
+    # Remember where the files came from, for the manifest of every prepared set.
+    if source != "cache" or not settings.mnist_source_file.is_file():
+        write_text(source + "\n", settings.mnist_source_file)
     return source
 
 
@@ -65,6 +69,7 @@ def step_prepare(settings: Config) -> dict:
         pool=data.pool,
         scale=data.scale,
         random_points=data.random_points,
+        source=settings.mnist_source_file.read_text().strip() if settings.mnist_source_file.is_file() else None,
     )
     log.info("prepared %s in %s", ", ".join(sorted(k for k in manifest.get("datasets", {}))), settings.processed_path)
     return manifest
@@ -166,3 +171,105 @@ def step_aggregate(settings: Config) -> None:
 
 def log_settings(settings: Config) -> None:
     log.info("composed settings:\n%s", settings_yaml(settings))
+
+
+def _first_and_last_checkpoints(checkpoint_dir: Path) -> list[Path]:
+    """The first and last checkpoints of a run (a diverged run stops early, so its last is earlier)."""
+    checkpoints = sorted(checkpoint_dir.glob("epoch_*.pt"))
+    if not checkpoints:
+        raise FileNotFoundError(f"no checkpoints in {checkpoint_dir} (the train rule writes them)")
+    return [checkpoints[0]] if len(checkpoints) == 1 else [checkpoints[0], checkpoints[-1]]
+
+
+def step_tightness(settings: Config) -> pd.DataFrame:
+    """Bound, exact count and sampled count for the first points of each set, first and last epochs."""
+    from .bounds import local_region_bound
+    from .counting import exact_region_count, sampled_region_count
+    from .data import load_dataset
+    from .models import load_checkpoint
+
+    configure_runtime(settings)
+    tightness, bounds = settings.tightness, settings.bounds
+    rows = []
+    for checkpoint in _first_and_last_checkpoints(settings.checkpoints_dir()):
+        model, meta = load_checkpoint(checkpoint)
+        epoch = int(meta["epoch"])
+        for dataset in bounds.datasets:
+            points = load_dataset(settings.processed_path, dataset)[0][: tightness.points]
+            bound = local_region_bound(model, points, bounds.radius, norm=bounds.norm)
+            sampled = sampled_region_count(model, points, bounds.radius, tightness.samples, seed=settings.seed,
+                                           norm=bounds.norm)
+            started = time.perf_counter()
+            for index in range(points.shape[0]):
+                count = exact_region_count(model, points[index], bounds.radius, norm=bounds.norm,
+                                           max_regions=tightness.max_regions)
+                rows.append(
+                    {
+                        "depth": settings.model.depth,
+                        "lr": settings.optim.lr,
+                        "seed": settings.seed,
+                        "epoch": epoch,
+                        "dataset": dataset,
+                        "point": index,
+                        "radius": bounds.radius,
+                        "norm": bounds.norm,
+                        "scale": settings.data.scale,
+                        "unstable": int(bound.unstable[index]),
+                        "log2_bound": float(bound.log2_bound[index]),
+                        "exact_count": count.count if count.complete else None,
+                        "exact_complete": bool(count.complete),
+                        "sampled_count": int(sampled[index]),
+                    }
+                )
+            log.info("epoch %d, %s: %d exact counts in %.1f s", epoch, dataset, points.shape[0],
+                     time.perf_counter() - started)
+    table = pd.DataFrame(rows)
+    table["exact_count"] = table["exact_count"].astype("Int64")
+    write_csv(table, settings.tightness_part_file(settings.model.name, settings.optim.lr, settings.seed))
+    return table
+
+
+def step_tightness_table(settings: Config) -> None:
+    table = pd.concat([pd.read_csv(part) for part in settings.tightness_part_files()], ignore_index=True)
+    table["exact_count"] = table["exact_count"].astype("Int64")
+    write_csv(table, settings.tightness_file)
+
+
+def step_radius_sweep(settings: Config) -> pd.DataFrame:
+    """Algorithm 1 over ``sweep.radii`` for every run of the grid, at its first and last bound epochs."""
+    from .bounds import local_region_bound
+    from .data import load_dataset
+    from .models import load_checkpoint
+
+    device = configure_runtime(settings)
+    limit = settings.bounds.points_per_set
+    datasets = {
+        name: load_dataset(settings.processed_path, name)[0][:limit].to(device) for name in settings.bounds.datasets
+    }
+    rows = []
+    for model_name, lr, seed in settings.grid_runs():
+        for checkpoint in _first_and_last_checkpoints(settings.checkpoints_dir(model_name, lr, seed)):
+            model, meta = load_checkpoint(checkpoint)
+            epoch = int(meta["epoch"])
+            depth = sum(1 for m in model if isinstance(m, torch.nn.ReLU))
+            for dataset, points in datasets.items():
+                for radius in settings.sweep.radii:
+                    unstable = local_region_bound(model.to(device), points, radius, norm=settings.bounds.norm).unstable
+                    rows.append(
+                        {
+                            "depth": depth,
+                            "lr": lr,
+                            "seed": seed,
+                            "epoch": epoch,
+                            "dataset": dataset,
+                            "radius": radius,
+                            "norm": settings.bounds.norm,
+                            "n_points": int(unstable.numel()),
+                            "mean_log2_bound": float(unstable.double().mean()),
+                            "single_region_share": float((unstable == 0).double().mean()),
+                        }
+                    )
+        log.info("radius sweep: run %s done", run_id(model_name, lr, seed))
+    table = pd.DataFrame(rows)
+    write_csv(table, settings.radius_sweep_file)
+    return table
