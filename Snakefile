@@ -34,7 +34,7 @@ RUN = "{model}_lr{lr}_seed{seed}"
 def script(name, script_name, *extra):
     """The shell command of a Hydra script for experiment `name` (braces escaped for shell())."""
     arguments = EXPERIMENTS[name].overrides + list(extra)
-    command = " ".join([PYTHON, f"scripts/{script_name}.py"] + [shlex.quote(a) for a in arguments])
+    command = " ".join([PYTHON, f"{workflow.basedir}/scripts/{script_name}.py"] + [shlex.quote(a) for a in arguments])
     return command.replace("{", "{{").replace("}", "}}") + " > {log} 2>&1"
 
 

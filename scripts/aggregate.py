@@ -1,18 +1,7 @@
 """Summaries over points and over seeds, and the list of runs (rule aggregate)."""
 
-import hydra
-from omegaconf import DictConfig
-
-from localregions.config import to_settings
-from localregions.pipeline import step_aggregate, log_settings
-
-
-@hydra.main(version_base="1.3", config_path="../configs", config_name="config")
-def main(cfg: DictConfig) -> None:
-    settings = to_settings(cfg)
-    log_settings(settings)
-    step_aggregate(settings)
-
+from localregions.cli import run_step
+from localregions.pipeline import step_aggregate
 
 if __name__ == "__main__":
-    main()
+    run_step(step_aggregate)

@@ -142,8 +142,9 @@ class BoundsConfig:
     extra_radii: list[float] = field(default_factory=list)
     # None bounds every point of each set; a number takes the first that many (the smoke test uses 50).
     points_per_set: Optional[int] = None
-    # None lets the engine pick chunks from its memory budget.
+    # None lets the engine pick chunks so that its work buffers stay within memory_budget_mb.
     chunk_size: Optional[int] = None
+    memory_budget_mb: int = 512
 
     def __post_init__(self) -> None:
         _require_positive_number(self.radius, "bounds.radius")
@@ -157,6 +158,11 @@ class BoundsConfig:
             _require(self.points_per_set >= 1, "bounds.points_per_set", "must be >= 1 or null", self.points_per_set)
         if self.chunk_size is not None:
             _require(self.chunk_size >= 1, "bounds.chunk_size", "must be >= 1 or null", self.chunk_size)
+        _require(self.memory_budget_mb >= 1, "bounds.memory_budget_mb", "must be >= 1", self.memory_budget_mb)
+
+    @property
+    def memory_budget_bytes(self) -> int:
+        return int(self.memory_budget_mb) * 2**20
 
     def radii(self) -> list[float]:
         return [self.radius] + [r for r in self.extra_radii if r != self.radius]

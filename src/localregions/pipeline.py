@@ -7,6 +7,7 @@ to scripts. Each step reads what the step before it wrote and writes its outputs
 from __future__ import annotations
 
 import logging
+import os
 import time
 from pathlib import Path
 
@@ -133,6 +134,7 @@ def step_bounds(settings: Config) -> pd.DataFrame:
             settings.bounds.radii(),
             norm=settings.bounds.norm,
             chunk_size=settings.bounds.chunk_size,
+            memory_budget_bytes=settings.bounds.memory_budget_bytes,
         )
         table.insert(0, "epoch", int(meta["epoch"]))
         frames.append(table)
@@ -167,10 +169,6 @@ def step_aggregate(settings: Config) -> None:
     for _, row in diverged.iterrows():
         log.warning("run %s diverged at epoch %s", run_id(row["model"], row["lr"], row["seed"]), row["diverged_at_epoch"])
     log.info("aggregated %d runs (%d diverged) into %s", len(runs), len(diverged), settings.summary_file)
-
-
-def log_settings(settings: Config) -> None:
-    log.info("composed settings:\n%s", settings_yaml(settings))
 
 
 def _first_and_last_checkpoints(checkpoint_dir: Path) -> list[Path]:
@@ -254,7 +252,10 @@ def step_radius_sweep(settings: Config) -> pd.DataFrame:
             depth = sum(1 for m in model if isinstance(m, torch.nn.ReLU))
             for dataset, points in datasets.items():
                 for radius in settings.sweep.radii:
-                    unstable = local_region_bound(model.to(device), points, radius, norm=settings.bounds.norm).unstable
+                    unstable = local_region_bound(
+                        model.to(device), points, radius, norm=settings.bounds.norm,
+                        chunk_size=settings.bounds.chunk_size, memory_budget_bytes=settings.bounds.memory_budget_bytes,
+                    ).unstable
                     rows.append(
                         {
                             "depth": depth,
@@ -273,3 +274,57 @@ def step_radius_sweep(settings: Config) -> pd.DataFrame:
     table = pd.DataFrame(rows)
     write_csv(table, settings.radius_sweep_file)
     return table
+
+
+def _figure_stems(settings: Config, depths: list[int]) -> dict[str, Path]:
+    stems = {f"figure3_depth{depth}": settings.figure_stem(f"figure3_depth{depth}") for depth in depths}
+    stems["boundary_distance"] = settings.figure_stem("boundary_distance")
+    if settings.sweep.enabled:
+        stems["radius_sweep"] = settings.figure_stem("radius_sweep")
+    if settings.tightness.enabled and settings.tightness.scales:
+        stems["tightness"] = settings.figure_stem("tightness")
+    return stems
+
+
+def step_figures(settings: Config) -> None:
+    from .figures import boundary_distance_figure, figure3, radius_sweep_figure, save_figure, tightness_figure
+
+    by_setting = pd.read_csv(settings.summary_by_setting_file)
+    depths = sorted(int(d) for d in by_setting["depth"].unique())
+    lrs = tuple(settings.grid.lrs)
+    radius = settings.bounds.radius
+    stems = _figure_stems(settings, depths)
+    for depth in depths:
+        save_figure(figure3(by_setting, depth, radius, lrs=lrs), stems[f"figure3_depth{depth}"])
+    save_figure(boundary_distance_figure(by_setting, depths, radius, lrs=lrs), stems["boundary_distance"])
+    if "radius_sweep" in stems:
+        save_figure(radius_sweep_figure(pd.read_csv(settings.radius_sweep_file)), stems["radius_sweep"])
+    if "tightness" in stems:
+        save_figure(tightness_figure(pd.read_csv(settings.tightness_file)), stems["tightness"])
+    log.info("wrote %d figures (png and pdf) into %s", len(stems), settings.figures_path)
+
+
+def step_report(settings: Config) -> None:
+    from .report import build_report
+
+    summary = pd.read_csv(settings.summary_file)
+    by_setting = pd.read_csv(settings.summary_by_setting_file)
+    tightness = pd.read_csv(settings.tightness_file) if settings.tightness_file.is_file() else None
+    sweep = pd.read_csv(settings.radius_sweep_file) if settings.radius_sweep_file.is_file() else None
+    depths = sorted(int(d) for d in by_setting["depth"].unique())
+    figure_paths = {
+        key: os.path.relpath(f"{stem}.png", settings.results_path) for key, stem in _figure_stems(settings, depths).items()
+    }
+    text = build_report(
+        settings_yaml=settings_yaml(settings),
+        name=settings.name,
+        summary=summary,
+        by_setting=by_setting,
+        runs=pd.read_csv(settings.runs_file),
+        tightness=tightness,
+        radius_sweep=sweep,
+        primary_radius=settings.bounds.radius,
+        figure_paths=figure_paths,
+    )
+    write_text(text, settings.report_file)
+    log.info("wrote %s", settings.report_file)

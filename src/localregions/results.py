@@ -24,7 +24,7 @@ import pandas as pd
 import torch
 from scipy import stats
 
-from .bounds import local_region_bound
+from .bounds import DEFAULT_MEMORY_BUDGET_BYTES, local_region_bound
 from .regions import boundary_distance
 
 __all__ = [
@@ -55,13 +55,18 @@ def point_table(
     radii: list[float],
     norm: str = "l2",
     chunk_size: int | None = None,
+    memory_budget_bytes: int = DEFAULT_MEMORY_BUDGET_BYTES,
 ) -> pd.DataFrame:
     """Algorithm 1 and the boundary distance for every point of every set, one row per (point, radius)."""
     frames = []
     for dataset, points in datasets.items():
-        distance = boundary_distance(layers, points, norm=norm, chunk_size=chunk_size).cpu().numpy()
+        distance = boundary_distance(
+            layers, points, norm=norm, chunk_size=chunk_size, memory_budget_bytes=memory_budget_bytes
+        ).cpu().numpy()
         for radius in radii:
-            result = local_region_bound(layers, points, radius, norm=norm, chunk_size=chunk_size)
+            result = local_region_bound(
+                layers, points, radius, norm=norm, chunk_size=chunk_size, memory_budget_bytes=memory_budget_bytes
+            )
             per_layer = result.unstable_per_layer.cpu().numpy()
             frame = pd.DataFrame(
                 {
