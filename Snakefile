@@ -50,6 +50,11 @@ wildcard_constraints:
     scale="raw|unit",
 
 
+# Compute nodes of a cluster often have no internet: fetch MNIST where snakemake itself runs.
+localrules:
+    download_mnist,
+
+
 include: "rules/data.smk"
 include: "rules/experiment.smk"
 include: "rules/analysis.smk"

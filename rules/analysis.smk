@@ -13,7 +13,7 @@ rule tightness:
         f"logs/{{name}}/tightness/{RUN}.log",
     benchmark:
         f"benchmarks/{{name}}/tightness/{RUN}.tsv"
-    threads: 1
+    threads: SETTINGS.runtime.threads
     resources:
         mem_mb=4000,
         runtime=60,

@@ -15,7 +15,7 @@ rule train:
         f"logs/{{name}}/train/{RUN}.log",
     benchmark:
         f"benchmarks/{{name}}/train/{RUN}.tsv"
-    threads: 1
+    threads: SETTINGS.runtime.threads
     resources:
         mem_mb=2000,
         runtime=30,
@@ -36,7 +36,7 @@ rule bounds:
         f"logs/{{name}}/bounds/{RUN}.log",
     benchmark:
         f"benchmarks/{{name}}/bounds/{RUN}.tsv"
-    threads: 1
+    threads: SETTINGS.runtime.threads
     resources:
         mem_mb=4000,
         runtime=30,
