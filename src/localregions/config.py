@@ -206,7 +206,7 @@ class TightnessConfig:
     enabled: bool = True
     points: int = 25
     samples: int = 4000
-    max_regions: int = 20000
+    max_regions: int = 500
     scales: list[str] = field(default_factory=lambda: ["raw", "unit"])
 
     def __post_init__(self) -> None:
