@@ -18,7 +18,7 @@ min_version("9.0")
 
 validate(config, "rules/schemas/config.schema.yaml")
 
-from localregions.config import MNIST_RAW_FILES, run_id
+from localregions.config import MNIST_RAW_FILES
 from localregions.workflow import plan_experiments
 
 # The experiment asked for, plus the companions it needs (networks trained at another input
@@ -29,17 +29,13 @@ SETTINGS = MAIN.settings
 NAME = SETTINGS.name
 PYTHON = shlex.quote(sys.executable)
 RUN = "{model}_lr{lr}_seed{seed}"
+SCRIPTS = f"{workflow.basedir}/scripts"
+HYDRA_ARGS = " ".join(shlex.quote(o) for o in config.get("overrides", []))
 
 
-def script(name, script_name, *extra):
-    """The shell command of a Hydra script for experiment `name` (braces escaped for shell())."""
-    arguments = EXPERIMENTS[name].overrides + list(extra)
-    command = " ".join([PYTHON, f"{workflow.basedir}/scripts/{script_name}.py"] + [shlex.quote(a) for a in arguments])
-    return command.replace("{", "{{").replace("}", "}}") + " > {log} 2>&1"
-
-
-def run_overrides(wildcards):
-    return [f"model={wildcards.model}", f"optim.lr={wildcards.lr}", f"seed={wildcards.seed}"]
+def input_scale(wildcards):
+    """The experiment's input scale; with `name=`, it turns the requested overrides into a companion's."""
+    return EXPERIMENTS[wildcards.name].settings.data.scale
 
 
 wildcard_constraints:

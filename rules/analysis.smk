@@ -8,6 +8,7 @@ rule tightness:
     output:
         "results/{name}/tightness/{model}_lr{lr}_seed{seed}.csv",
     params:
+        scale=input_scale,
         settings=lambda w: EXPERIMENTS[w.name].section_json("bounds", "tightness"),
     log:
         f"logs/{{name}}/tightness/{RUN}.log",
@@ -17,8 +18,9 @@ rule tightness:
     resources:
         mem_mb=4000,
         runtime=60,
-    run:
-        shell(script(wildcards.name, "tightness", *run_overrides(wildcards)))
+    shell:
+        "{PYTHON} {SCRIPTS}/tightness.py {HYDRA_ARGS} name={wildcards.name} data.scale={params.scale}"
+        " model={wildcards.model} optim.lr={wildcards.lr} seed={wildcards.seed} > {log} 2>&1"
 
 
 # The rules below serve the requested experiment only (companions just train networks).
@@ -33,8 +35,8 @@ rule tightness_table:
         f"logs/{NAME}/tightness_table.log",
     benchmark:
         f"benchmarks/{NAME}/tightness_table.tsv"
-    run:
-        shell(script(NAME, "tightness_table"))
+    shell:
+        "{PYTHON} {SCRIPTS}/tightness_table.py {HYDRA_ARGS} > {log} 2>&1"
 
 
 rule radius_sweep:
@@ -52,8 +54,8 @@ rule radius_sweep:
     resources:
         mem_mb=4000,
         runtime=30,
-    run:
-        shell(script(NAME, "radius_sweep"))
+    shell:
+        "{PYTHON} {SCRIPTS}/radius_sweep.py {HYDRA_ARGS} > {log} 2>&1"
 
 
 rule figures:
@@ -66,8 +68,8 @@ rule figures:
         f"logs/{NAME}/figures.log",
     benchmark:
         f"benchmarks/{NAME}/figures.tsv"
-    run:
-        shell(script(NAME, "make_figures"))
+    shell:
+        "{PYTHON} {SCRIPTS}/make_figures.py {HYDRA_ARGS} > {log} 2>&1"
 
 
 rule report:
@@ -83,5 +85,5 @@ rule report:
         f"logs/{NAME}/report.log",
     benchmark:
         f"benchmarks/{NAME}/report.tsv"
-    run:
-        shell(script(NAME, "make_report"))
+    shell:
+        "{PYTHON} {SCRIPTS}/make_report.py {HYDRA_ARGS} > {log} 2>&1"

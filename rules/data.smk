@@ -12,8 +12,8 @@ rule download_mnist:
     resources:
         mem_mb=2000,
         runtime=20,
-    run:
-        shell(script(NAME, "download_mnist"))
+    shell:
+        "{PYTHON} {SCRIPTS}/download_mnist.py {HYDRA_ARGS} > {log} 2>&1"
 
 
 rule prepare_data:
@@ -23,6 +23,7 @@ rule prepare_data:
         sets=expand("data/processed/{{name}}/{dataset}.pt", dataset=["train", "test", "random1", "random2"]),
         manifest="data/processed/{name}/manifest.json",
     params:
+        scale=input_scale,
         settings=lambda w: EXPERIMENTS[w.name].section_json("data"),
     log:
         "logs/{name}/prepare_data.log",
@@ -31,5 +32,5 @@ rule prepare_data:
     resources:
         mem_mb=4000,
         runtime=10,
-    run:
-        shell(script(wildcards.name, "prepare_data"))
+    shell:
+        "{PYTHON} {SCRIPTS}/prepare_data.py {HYDRA_ARGS} name={wildcards.name} data.scale={params.scale} > {log} 2>&1"

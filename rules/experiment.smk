@@ -9,6 +9,7 @@ rule train:
         metrics=f"results/{{name}}/runs/{RUN}/metrics.csv",
         checkpoints=directory(f"results/{{name}}/runs/{RUN}/checkpoints"),
     params:
+        scale=input_scale,
         # Only the settings that change the trained network: a bound setting never retrains.
         settings=lambda w: EXPERIMENTS[w.name].section_json("data", "optim", "train", model=w.model),
     log:
@@ -19,8 +20,9 @@ rule train:
     resources:
         mem_mb=2000,
         runtime=30,
-    run:
-        shell(script(wildcards.name, "train", *run_overrides(wildcards)))
+    shell:
+        "{PYTHON} {SCRIPTS}/train.py {HYDRA_ARGS} name={wildcards.name} data.scale={params.scale}"
+        " model={wildcards.model} optim.lr={wildcards.lr} seed={wildcards.seed} > {log} 2>&1"
 
 
 rule bounds:
@@ -31,6 +33,7 @@ rule bounds:
     output:
         f"results/{{name}}/runs/{RUN}/bounds.csv.gz",
     params:
+        scale=input_scale,
         settings=lambda w: EXPERIMENTS[w.name].section_json("bounds"),
     log:
         f"logs/{{name}}/bounds/{RUN}.log",
@@ -40,8 +43,9 @@ rule bounds:
     resources:
         mem_mb=4000,
         runtime=30,
-    run:
-        shell(script(wildcards.name, "compute_bounds", *run_overrides(wildcards)))
+    shell:
+        "{PYTHON} {SCRIPTS}/compute_bounds.py {HYDRA_ARGS} name={wildcards.name} data.scale={params.scale}"
+        " model={wildcards.model} optim.lr={wildcards.lr} seed={wildcards.seed} > {log} 2>&1"
 
 
 rule aggregate:
@@ -52,6 +56,8 @@ rule aggregate:
         summary="results/{name}/summary.csv",
         by_setting="results/{name}/summary_by_setting.csv",
         runs="results/{name}/runs.csv",
+    params:
+        scale=input_scale,
     log:
         "logs/{name}/aggregate.log",
     benchmark:
@@ -59,5 +65,5 @@ rule aggregate:
     resources:
         mem_mb=4000,
         runtime=10,
-    run:
-        shell(script(wildcards.name, "aggregate"))
+    shell:
+        "{PYTHON} {SCRIPTS}/aggregate.py {HYDRA_ARGS} name={wildcards.name} data.scale={params.scale} > {log} 2>&1"

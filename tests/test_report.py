@@ -188,7 +188,7 @@ def tightness_frame():
         ):
             rows.append(dict(depth=2, lr=0.02, seed=0, epoch=20, dataset="train", point=point, radius=0.4, norm="l2",
                              scale=scale, unstable=unstable, log2_bound=unstable, exact_count=exact,
-                             exact_complete=complete, sampled_count=sampled, exact_seconds=0.1 * (point + 1)))
+                             exact_complete=complete, max_regions=500, sampled_count=sampled))
     return pd.DataFrame(rows)
 
 
@@ -256,12 +256,14 @@ def test_tightness_table_measures_the_gap_between_bound_and_exact_count():
     assert raw["median_ratio"] == pytest.approx((1.0 + 1.6) / 2)
     assert raw["worst_ratio"] == pytest.approx(1.6)
     assert raw["sampled_agree_share"] == pytest.approx(0.75)
-    assert raw["median_exact_seconds"] == pytest.approx(0.3)
+    assert raw["median_unstable"] == pytest.approx(3.0)
+    assert raw["budget"] == 500
     text = report()
     assert "| raw | 5 | 4 | 1 | 50% | 1.3 | 1.6 | 0 | 75% |" in text
     assert "The bound was never below an exact count." in text
-    untimed = tightness_table(tightness_frame().drop(columns="exact_seconds"))
-    assert untimed["median_exact_seconds"].isna().all()
+    assert "| > 500 |" in text
+    without_budget = tightness_table(tightness_frame().drop(columns="max_regions"))
+    assert without_budget["budget"].isna().all()
 
 
 def sweep_frame():

@@ -49,7 +49,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torchvision
 from torch.nn import functional as F
 
 __all__ = [
@@ -243,6 +242,8 @@ def _fetch_with_torchvision(dest_dir: Path, *, mnist_dir: Path | None) -> None:
     del mnist_dir  # the downloader has no use for a local directory
     download_root = dest_dir / "torchvision"
     with _socket_timeout(DOWNLOAD_TIMEOUT_S):
+        import torchvision  # imported here: it takes seconds, and only reading raw MNIST needs it
+
         torchvision.datasets.MNIST(download_root, train=True, download=True)
     for name in MNIST_FILES:
         os.replace(_raw_folder(download_root) / name, dest_dir / name)
@@ -456,6 +457,8 @@ def load_mnist_split(
     label_path = raw_dir / f"{_SPLIT_PREFIX[split]}-labels-idx1-ubyte"
     for path in (image_path, label_path):
         verify_mnist_file(path, expected_sha256=expected[path.name])
+    import torchvision  # imported here: it takes seconds, and the later pipeline steps never need it
+
     dataset = torchvision.datasets.MNIST(raw_root, train=split == "train", download=False)
     images, labels = dataset.data, dataset.targets
     if images.shape[0] != labels.shape[0]:

@@ -216,6 +216,7 @@ def step_tightness(settings: Config) -> pd.DataFrame:
                         "log2_bound": float(bound.log2_bound[index]),
                         "exact_count": count.count if count.complete else None,
                         "exact_complete": bool(count.complete),
+                        "max_regions": tightness.max_regions,
                         "sampled_count": int(sampled[index]),
                     }
                 )

@@ -22,7 +22,6 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 import torch
-from scipy import stats
 
 from .bounds import DEFAULT_MEMORY_BUDGET_BYTES, local_region_bound
 from .regions import boundary_distance
@@ -117,6 +116,8 @@ def summarise_points(points: pd.DataFrame) -> pd.DataFrame:
 
 def summarise_over_seeds(summary: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
     """Mean, standard deviation and a t-interval over seeds for every metric of :func:`summarise_points`."""
+    from scipy import stats  # only the aggregate step needs it; the per-run jobs start faster without
+
     rows = []
     for key, group in summary.groupby(SETTING_KEYS, sort=True):
         row = dict(zip(SETTING_KEYS, key), n_seeds=len(group))
