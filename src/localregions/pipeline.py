@@ -27,6 +27,11 @@ __all__ = [
     "step_train",
     "step_bounds",
     "step_aggregate",
+    "step_tightness",
+    "step_tightness_table",
+    "step_radius_sweep",
+    "step_figures",
+    "step_report",
 ]
 
 
