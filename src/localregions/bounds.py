@@ -119,6 +119,18 @@ class LocalBound:
     S: list
     U: list
 
+    @classmethod
+    def from_flags(cls, P: list, S: list, U: list, n: int, device) -> "LocalBound":
+        """Assemble the result from the per-layer flags; ``C`` counts the ``S = 1`` neurons."""
+        per_layer = (
+            torch.stack([s.sum(dim=1) for s in S], dim=1).to(torch.int64)
+            if S
+            else torch.zeros((n, 0), dtype=torch.int64, device=device)
+        )
+        unstable = per_layer.sum(dim=1)
+        return cls(unstable=unstable, unstable_per_layer=per_layer, log2_bound=unstable.to(torch.float64),
+                   P=P, S=S, U=U)
+
     @property
     def num_layers(self) -> int:
         """Number of hidden ReLU layers ``K``."""
@@ -411,20 +423,7 @@ def _local_region_bound_impl(
                     for key in extras:
                         extras[key][k][start:stop] = cx[key][k]
 
-    per_layer = (
-        torch.stack([s.sum(dim=1) for s in Ss], dim=1).to(torch.int64)
-        if hidden
-        else torch.zeros((n, 0), dtype=torch.int64, device=device)
-    )
-    unstable = per_layer.sum(dim=1)
-    result = LocalBound(
-        unstable=unstable,
-        unstable_per_layer=per_layer,
-        log2_bound=unstable.to(torch.float64),
-        P=Ps,
-        S=Ss,
-        U=Us,
-    )
+    result = LocalBound.from_flags(Ps, Ss, Us, n, device)
     return (result, extras) if detailed else result
 
 

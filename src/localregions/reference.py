@@ -139,15 +139,4 @@ def reference_local_region_bound(layers, center, radius, norm: str = "l2") -> Lo
     Ps = [stack("P", k, torch.bool) for k in range(len(hidden))]
     Ss = [stack("S", k, torch.bool) for k in range(len(hidden))]
     Us = [stack("U", k, torch.float64) for k in range(len(hidden))]
-    per_layer = torch.zeros((n, len(hidden)), dtype=torch.int64, device=device)
-    for k, s in enumerate(Ss):
-        per_layer[:, k] = s.sum(dim=1)
-    unstable = per_layer.sum(dim=1)
-    return LocalBound(
-        unstable=unstable,
-        unstable_per_layer=per_layer,
-        log2_bound=unstable.to(torch.float64),
-        P=Ps,
-        S=Ss,
-        U=Us,
-    )
+    return LocalBound.from_flags(Ps, Ss, Us, n, device)
