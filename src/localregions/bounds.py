@@ -67,24 +67,19 @@ from dataclasses import dataclass
 
 import torch
 
-from localregions.layers import check_points, hidden_affine_layers
+from .layers import hidden_affine_layers
+from .validation import NORMS, check_norm, check_points, check_positive_int, check_radius
 
 __all__ = [
     "LocalBound",
     "local_region_bound",
     "DEFAULT_MEMORY_BUDGET_BYTES",
-    "NORMS",
     "auto_chunk_size",
-    "check_norm",
-    "check_radius",
     "prepare_inputs",
 ]
 
 #: Default memory budget of the automatic chunking (bytes of work buffers per call).
 DEFAULT_MEMORY_BUDGET_BYTES = 512 * 2**20
-
-#: Accepted ``norm`` values and the order of the dual norm applied to ``L``.
-NORMS = {"l2": 2.0, "linf": 1.0}
 
 # Compact the rows of a chunk before the matmul when the widest centre uses at most this
 # fraction of the rows (below it the saved flops outweigh the cost of the gather) and each
@@ -138,37 +133,6 @@ class LocalBound:
 
 
 # ----------------------------------------------------------------------------- validation
-
-
-def check_radius(radius) -> float:
-    """Return ``radius`` as a float, or raise ``ValueError`` unless it is finite and > 0."""
-    if isinstance(radius, bool):
-        raise ValueError(f"radius must be a finite number > 0, got {radius!r}")
-    if isinstance(radius, torch.Tensor):
-        if radius.numel() != 1:
-            raise ValueError(f"radius must be a scalar, got a tensor of shape {tuple(radius.shape)}")
-        radius = radius.item()
-    try:
-        value = float(radius)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"radius must be a finite number > 0, got {radius!r}") from exc
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"radius must be a finite number > 0, got {radius!r}")
-    return value
-
-
-def check_norm(norm) -> str:
-    """Return the canonical norm name (``"l2"`` or ``"linf"``) or raise ``ValueError``."""
-    key = norm.lower() if isinstance(norm, str) else None
-    if key not in NORMS:
-        raise ValueError(f"norm must be one of {sorted(NORMS)}, got {norm!r}")
-    return key
-
-
-def _check_positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
 
 
 def prepare_inputs(layers, centers, radius, norm):
@@ -381,8 +345,8 @@ def _local_region_bound_impl(
     """
     hidden, x, r, norm = prepare_inputs(layers, centers, radius, norm)
     if chunk_size is not None:
-        chunk_size = _check_positive_int(chunk_size, "chunk_size")
-    memory_budget_bytes = _check_positive_int(memory_budget_bytes, "memory_budget_bytes")
+        chunk_size = check_positive_int(chunk_size, "chunk_size")
+    memory_budget_bytes = check_positive_int(memory_budget_bytes, "memory_budget_bytes")
     order = NORMS[norm]
     n, d = x.shape
     device = x.device

@@ -73,8 +73,9 @@ import scipy.sparse
 import torch
 from scipy.optimize import linprog
 
-from .bounds import check_norm, check_radius, local_region_bound
-from .layers import check_points, hidden_affine_layers
+from .bounds import local_region_bound
+from .layers import hidden_affine_layers
+from .validation import check_norm, check_points, check_positive_int, check_radius, check_seed
 from .regions import activation_patterns
 
 __all__ = ["RegionCount", "RegionBudgetExceeded", "exact_region_count", "sampled_region_count"]
@@ -127,12 +128,6 @@ class RegionCount:
                 f"stopped with a lower bound of {self.count}. Raise max_regions for the exact count."
             )
         return self.count
-
-
-def _check_positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 def _dual_norm(rows: np.ndarray, norm: str) -> np.ndarray:
@@ -495,7 +490,7 @@ def exact_region_count(
     hidden = hidden_affine_layers(layers)
     norm = check_norm(norm)
     radius = check_radius(radius)
-    max_regions = _check_positive_int(max_regions, "max_regions")
+    max_regions = check_positive_int(max_regions, "max_regions")
     if not (isinstance(tolerance, (int, float)) and 0 < tolerance < 1):
         raise ValueError(f"tolerance must be a number in (0, 1), got {tolerance!r}")
     try:
@@ -605,9 +600,8 @@ def sampled_region_count(
     hidden = hidden_affine_layers(layers)
     norm = check_norm(norm)
     radius = check_radius(radius)
-    n_samples = _check_positive_int(n_samples, "n_samples")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    n_samples = check_positive_int(n_samples, "n_samples")
+    seed = check_seed(seed)
     input_width = hidden[0][0].shape[1] if hidden else None
     device = hidden[0][0].device if hidden else None
     points = check_points(centers, "centers", input_width, device=device)

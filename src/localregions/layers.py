@@ -20,18 +20,11 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-__all__ = ["AffineLayer", "hidden_affine_layers", "check_points"]
+from .validation import as_tensor
+
+__all__ = ["AffineLayer", "hidden_affine_layers"]
 
 AffineLayer = tuple[torch.Tensor, torch.Tensor]
-
-
-def _as_tensor(value, name: str) -> torch.Tensor:
-    if isinstance(value, torch.Tensor):
-        return value.detach()
-    try:
-        return torch.as_tensor(value)
-    except Exception as exc:  # pragma: no cover - message path only
-        raise ValueError(f"{name} must be a tensor or array-like, got {type(value).__name__}") from exc
 
 
 def _from_sequential(model: nn.Sequential) -> list[AffineLayer]:
@@ -95,7 +88,7 @@ def hidden_affine_layers(
         for index, pair in enumerate(layers):
             if not isinstance(pair, Sequence) or len(pair) != 2:
                 raise ValueError(f"layers[{index}] must be a (weight, bias) pair")
-            raw.append((_as_tensor(pair[0], f"layers[{index}] weight"), _as_tensor(pair[1], f"layers[{index}] bias")))
+            raw.append((as_tensor(pair[0], f"layers[{index}] weight"), as_tensor(pair[1], f"layers[{index}] bias")))
     else:
         raise ValueError(
             f"layers must be an nn.Sequential or a list of (weight, bias) pairs, got {type(layers).__name__}"
@@ -125,19 +118,3 @@ def hidden_affine_layers(
         result.append((weight, bias))
         previous_width = weight.shape[0]
     return result
-
-
-def check_points(points, name: str, input_width: int | None, *, dtype=torch.float64, device=None) -> torch.Tensor:
-    """Validate an (N, d) batch of input points and cast it to ``dtype``.
-
-    ``name`` is the caller's argument name, used in every error message.
-    """
-    tensor = _as_tensor(points, name)
-    if tensor.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D tensor of shape (N, d), got shape {tuple(tensor.shape)}")
-    if input_width is not None and tensor.shape[1] != input_width:
-        raise ValueError(f"{name} has {tensor.shape[1]} columns but the network takes {input_width} inputs")
-    tensor = tensor.to(device=device if device is not None else tensor.device, dtype=dtype)
-    if not torch.isfinite(tensor).all():
-        raise ValueError(f"{name} contains NaN or inf")
-    return tensor

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import torch
 
-from localregions.bounds import DEFAULT_MEMORY_BUDGET_BYTES, NORMS, _check_positive_int, check_norm
-from localregions.layers import check_points, hidden_affine_layers
+from .bounds import DEFAULT_MEMORY_BUDGET_BYTES
+from .layers import hidden_affine_layers
+from .validation import NORMS, check_norm, check_points, check_positive_int
 
 __all__ = ["activation_patterns", "boundary_distance"]
 
@@ -89,9 +90,9 @@ def boundary_distance(
     if chunk_size is None:
         w_max = max(w.shape[0] for w, _ in hidden)
         per = max(8, 8 * (2 * w_max * d + w_max * w_max + 8 * w_max))
-        chunk_size = max(1, min(n, _check_positive_int(memory_budget_bytes, "memory_budget_bytes") // per))
+        chunk_size = max(1, min(n, check_positive_int(memory_budget_bytes, "memory_budget_bytes") // per))
     else:
-        chunk_size = _check_positive_int(chunk_size, "chunk_size")
+        chunk_size = check_positive_int(chunk_size, "chunk_size")
     for start in range(0, n, chunk_size):
         xc = x[start : start + chunk_size]
         X = xc

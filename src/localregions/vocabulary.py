@@ -1,0 +1,64 @@
+"""The words every layer of the experiment shares: point sets, run names, table columns.
+
+Defined once here so that the data step, the tables, the claims, the figures and the report
+cannot drift apart.  Imports nothing beyond the standard library.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "DATASET_NAMES",
+    "DATASET_LABELS",
+    "RANDOM_SETS",
+    "SCALES",
+    "format_lr",
+    "run_id",
+    "SUMMARY_KEYS",
+    "SETTING_KEYS",
+    "SUMMARY_METRICS",
+    "RUN_STATUSES",
+]
+
+#: The paper's four point sets, in the order its figures show them.
+DATASET_NAMES = ("train", "test", "random1", "random2")
+#: How a reader calls them.
+DATASET_LABELS = {"train": "training", "test": "testing", "random1": "random 1", "random2": "random 2"}
+#: The two sets of random points (Section 5.1).
+RANDOM_SETS = ("random1", "random2")
+#: Input scales: grey levels 0-255 ("raw") or divided by 255 ("unit").
+SCALES = ("raw", "unit")
+#: A training run ends "ok", "diverged" (non-finite loss or weights) or "collapsed" (a constant
+#: output or chance accuracy on the training set: it learnt nothing the claims could be about).
+RUN_STATUSES = ("ok", "diverged", "collapsed")
+
+#: One row of ``summary.csv`` per these keys ...
+SUMMARY_KEYS = ["depth", "lr", "seed", "epoch", "dataset", "radius", "norm"]
+#: ... and one row of ``summary_by_setting.csv`` per these (the seeds pooled).
+SETTING_KEYS = ["depth", "lr", "epoch", "dataset", "radius", "norm"]
+#: The per-(run, epoch, set) quantities of ``summary.csv``.
+SUMMARY_METRICS = [
+    "mean_bound",
+    "log2_mean_bound",
+    "mean_log2_bound",
+    "median_log2_bound",
+    "single_region_points",
+    "mean_boundary_distance",
+]
+
+
+def format_lr(lr: float) -> str:
+    """The learning rate as it appears in run names and file paths.
+
+    >>> format_lr(0.02), format_lr(2e-2), format_lr(1e-3)
+    ('0.02', '0.02', '0.001')
+    """
+    return format(float(lr), "g")
+
+
+def run_id(model: str, lr: float, seed: int) -> str:
+    """The name of one training run: its folder under ``results/<name>/runs/``.
+
+    >>> run_id("mlp3", 0.001, 4)
+    'mlp3_lr0.001_seed4'
+    """
+    return f"{model}_lr{format_lr(lr)}_seed{int(seed)}"
