@@ -1,89 +1,111 @@
-# summaries -> tightness, radius sweep, figures and the report.
+# checkpoints -> per-ball studies beside the bound: exact counts, tighter bounds, other radii.
 
 
 rule tightness:
     input:
-        checkpoints=rules.train.output.checkpoints,
-        sets=lambda w: EXPERIMENTS[w.name].processed_sets(),
+        unpack(step_inputs("tightness")),
     output:
-        "results/{name}/tightness/{model}_lr{lr}_seed{seed}.csv",
+        part=str(PATTERN.tightness_part("{model}", "{lr}")),
     params:
-        scale=input_scale,
-        settings=lambda w: EXPERIMENTS[w.name].section_json("bounds", "tightness"),
+        python=PYTHON,
+        job=job_spec("tightness"),
     log:
-        f"logs/{{name}}/tightness/{RUN}.log",
+        str(PATTERN.log("tightness", SETTING)),
     benchmark:
-        f"benchmarks/{{name}}/tightness/{RUN}.tsv"
-    threads: SETTINGS.runtime.threads
+        str(PATTERN.benchmark("tightness", SETTING))
+    threads: MAIN.settings.runtime.threads
     resources:
         mem_mb=4000,
-        runtime=60,
+        runtime=90,
     shell:
-        "{PYTHON} {SCRIPTS}/tightness.py {HYDRA_ARGS} name={wildcards.name} data.scale={params.scale}"
-        " model={wildcards.model} optim.lr={wildcards.lr} seed={wildcards.seed} > {log} 2>&1"
-
-
-# The rules below serve the requested experiment only (companions just train networks).
+        STEP_COMMAND
 
 
 rule tightness_table:
     input:
-        MAIN.tightness_parts(),
+        unpack(step_inputs("tightness_table")),
     output:
-        str(SETTINGS.tightness_file),
+        table=report(str(MAIN.layout.tightness), caption="report/tightness.rst", category="Tables"),
+    params:
+        python=PYTHON,
+        job=job_spec("tightness_table"),
     log:
-        f"logs/{NAME}/tightness_table.log",
+        str(MAIN.layout.log("tightness_table")),
     benchmark:
-        f"benchmarks/{NAME}/tightness_table.tsv"
+        str(MAIN.layout.benchmark("tightness_table"))
     shell:
-        "{PYTHON} {SCRIPTS}/tightness_table.py {HYDRA_ARGS} > {log} 2>&1"
+        STEP_COMMAND
+
+
+rule methods:
+    input:
+        unpack(step_inputs("methods")),
+    output:
+        part=str(PATTERN.methods_part("{model}", "{lr}")),
+        timing=str(PATTERN.methods_timing_part("{model}", "{lr}")),
+    params:
+        python=PYTHON,
+        job=job_spec("methods"),
+    log:
+        str(PATTERN.log("methods", SETTING)),
+    benchmark:
+        str(PATTERN.benchmark("methods", SETTING))
+    threads: MAIN.settings.runtime.threads
+    resources:
+        mem_mb=4000,
+        runtime=90,
+    shell:
+        STEP_COMMAND
+
+
+rule methods_table:
+    input:
+        unpack(step_inputs("methods_table")),
+    output:
+        table=report(str(MAIN.layout.methods), caption="report/methods.rst", category="Tables"),
+        timing=str(MAIN.layout.methods_timing),
+    params:
+        python=PYTHON,
+        job=job_spec("methods_table"),
+    log:
+        str(MAIN.layout.log("methods_table")),
+    benchmark:
+        str(MAIN.layout.benchmark("methods_table"))
+    shell:
+        STEP_COMMAND
 
 
 rule radius_sweep:
     input:
-        checkpoints=MAIN.run_files("checkpoints"),
-        sets=MAIN.processed_sets(),
+        unpack(step_inputs("radius_sweep")),
     output:
-        str(SETTINGS.radius_sweep_file),
+        table=report(str(MAIN.layout.radius_sweep), caption="report/radius_sweep.rst", category="Tables"),
     params:
-        settings=MAIN.section_json("bounds", "sweep"),
+        python=PYTHON,
+        job=job_spec("radius_sweep"),
     log:
-        f"logs/{NAME}/radius_sweep.log",
+        str(MAIN.layout.log("radius_sweep")),
     benchmark:
-        f"benchmarks/{NAME}/radius_sweep.tsv"
+        str(MAIN.layout.benchmark("radius_sweep"))
+    threads: MAIN.settings.runtime.threads
     resources:
         mem_mb=4000,
         runtime=30,
     shell:
-        "{PYTHON} {SCRIPTS}/radius_sweep.py {HYDRA_ARGS} > {log} 2>&1"
+        STEP_COMMAND
 
 
-rule figures:
+rule variant_claims:
     input:
-        by_setting=str(SETTINGS.summary_by_setting_file),
-        extras=MAIN.analysis_tables(),
+        unpack(step_inputs("variant_claims")),
     output:
-        MAIN.figure_files(),
+        variant_claims=report(str(MAIN.layout.variant_claims), caption="report/variant_claims.rst", category="Tables"),
+    params:
+        python=PYTHON,
+        job=job_spec("variant_claims"),
     log:
-        f"logs/{NAME}/figures.log",
+        str(MAIN.layout.log("variant_claims")),
     benchmark:
-        f"benchmarks/{NAME}/figures.tsv"
+        str(MAIN.layout.benchmark("variant_claims"))
     shell:
-        "{PYTHON} {SCRIPTS}/make_figures.py {HYDRA_ARGS} > {log} 2>&1"
-
-
-rule report:
-    input:
-        summary=str(SETTINGS.summary_file),
-        by_setting=str(SETTINGS.summary_by_setting_file),
-        runs=str(SETTINGS.runs_file),
-        extras=MAIN.analysis_tables(),
-        figures=MAIN.figure_files(),
-    output:
-        str(SETTINGS.report_file),
-    log:
-        f"logs/{NAME}/report.log",
-    benchmark:
-        f"benchmarks/{NAME}/report.tsv"
-    shell:
-        "{PYTHON} {SCRIPTS}/make_report.py {HYDRA_ARGS} > {log} 2>&1"
+        STEP_COMMAND

@@ -3,34 +3,37 @@
 
 rule download_mnist:
     output:
-        expand(f"{SETTINGS.raw_mnist_path}/{{file}}", file=MNIST_RAW_FILES),
-        source=str(SETTINGS.mnist_source_file),
+        files=[str(PATTERN.mnist_file(f)) for f in MNIST_RAW_FILES],
+        source=str(PATTERN.mnist_source),
+    params:
+        python=PYTHON,
+        job=lambda wildcards, input, output: MAIN.job("download_mnist", dict(input.items()), dict(output.items())),
     log:
-        f"logs/{NAME}/download_mnist.log",
+        str(PATTERN.shared_log("download_mnist")),
     benchmark:
-        f"benchmarks/{NAME}/download_mnist.tsv"
+        str(PATTERN.shared_benchmark("download_mnist"))
     resources:
         mem_mb=2000,
         runtime=20,
     shell:
-        "{PYTHON} {SCRIPTS}/download_mnist.py {HYDRA_ARGS} > {log} 2>&1"
+        STEP_COMMAND
 
 
 rule prepare_data:
     input:
-        rules.download_mnist.output,
+        unpack(step_inputs("prepare_data")),
     output:
-        sets=expand("data/processed/{{name}}/{dataset}.pt", dataset=["train", "test", "random1", "random2"]),
-        manifest="data/processed/{name}/manifest.json",
+        sets=[str(PATTERN.point_set(d)) for d in DATASET_NAMES],
+        manifest=str(PATTERN.manifest),
     params:
-        scale=input_scale,
-        settings=lambda w: EXPERIMENTS[w.name].section_json("data"),
+        python=PYTHON,
+        job=job_spec("prepare_data"),
     log:
-        "logs/{name}/prepare_data.log",
+        str(PATTERN.log("prepare_data")),
     benchmark:
-        "benchmarks/{name}/prepare_data.tsv"
+        str(PATTERN.benchmark("prepare_data"))
     resources:
         mem_mb=4000,
         runtime=10,
     shell:
-        "{PYTHON} {SCRIPTS}/prepare_data.py {HYDRA_ARGS} name={wildcards.name} data.scale={params.scale} > {log} 2>&1"
+        STEP_COMMAND

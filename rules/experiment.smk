@@ -1,69 +1,82 @@
-# processed -> checkpoints -> per-point bounds -> summaries.
+# processed -> checkpoints -> per-point bounds -> summaries and claims.
+# One training job and one bound job per (model, learning rate): all seeds of the grid.
 
 
 rule train:
     input:
-        train="data/processed/{name}/train.pt",
-        test="data/processed/{name}/test.pt",
+        unpack(step_inputs("train")),
     output:
-        metrics=f"results/{{name}}/runs/{RUN}/metrics.csv",
-        checkpoints=directory(f"results/{{name}}/runs/{RUN}/checkpoints"),
+        runs=directory(str(PATTERN.runs_dir("{model}", "{lr}"))),
     params:
-        scale=input_scale,
-        # Only the settings that change the trained network: a bound setting never retrains.
-        settings=lambda w: EXPERIMENTS[w.name].section_json("data", "optim", "train", model=w.model),
+        python=PYTHON,
+        job=job_spec("train"),
     log:
-        f"logs/{{name}}/train/{RUN}.log",
+        str(PATTERN.log("train", SETTING)),
     benchmark:
-        f"benchmarks/{{name}}/train/{RUN}.tsv"
-    threads: SETTINGS.runtime.threads
+        str(PATTERN.benchmark("train", SETTING))
+    threads: MAIN.settings.runtime.threads
     resources:
         mem_mb=2000,
-        runtime=30,
+        runtime=60,
     shell:
-        "{PYTHON} {SCRIPTS}/train.py {HYDRA_ARGS} name={wildcards.name} data.scale={params.scale}"
-        " model={wildcards.model} optim.lr={wildcards.lr} seed={wildcards.seed} > {log} 2>&1"
+        STEP_COMMAND
 
 
 rule bounds:
     input:
-        metrics=rules.train.output.metrics,
-        checkpoints=rules.train.output.checkpoints,
-        sets=lambda w: EXPERIMENTS[w.name].processed_sets(),
+        unpack(step_inputs("bounds")),
     output:
-        f"results/{{name}}/runs/{RUN}/bounds.csv.gz",
+        bounds=str(PATTERN.bounds("{model}", "{lr}")),
     params:
-        scale=input_scale,
-        settings=lambda w: EXPERIMENTS[w.name].section_json("bounds"),
+        python=PYTHON,
+        job=job_spec("bounds"),
     log:
-        f"logs/{{name}}/bounds/{RUN}.log",
+        str(PATTERN.log("bounds", SETTING)),
     benchmark:
-        f"benchmarks/{{name}}/bounds/{RUN}.tsv"
-    threads: SETTINGS.runtime.threads
+        str(PATTERN.benchmark("bounds", SETTING))
+    threads: MAIN.settings.runtime.threads
     resources:
         mem_mb=4000,
-        runtime=30,
+        runtime=60,
     shell:
-        "{PYTHON} {SCRIPTS}/compute_bounds.py {HYDRA_ARGS} name={wildcards.name} data.scale={params.scale}"
-        " model={wildcards.model} optim.lr={wildcards.lr} seed={wildcards.seed} > {log} 2>&1"
+        STEP_COMMAND
 
 
 rule aggregate:
     input:
-        bounds=lambda w: EXPERIMENTS[w.name].run_files("bounds.csv.gz"),
-        metrics=lambda w: EXPERIMENTS[w.name].run_files("metrics.csv"),
+        unpack(step_inputs("aggregate")),
     output:
-        summary="results/{name}/summary.csv",
-        by_setting="results/{name}/summary_by_setting.csv",
-        runs="results/{name}/runs.csv",
+        summary=str(PATTERN.summary),
+        summary_by_setting=str(PATTERN.summary_by_setting),
+        runs=str(PATTERN.runs),
     params:
-        scale=input_scale,
+        python=PYTHON,
+        job=job_spec("aggregate"),
     log:
-        "logs/{name}/aggregate.log",
+        str(PATTERN.log("aggregate")),
     benchmark:
-        "benchmarks/{name}/aggregate.tsv"
+        str(PATTERN.benchmark("aggregate"))
     resources:
         mem_mb=4000,
         runtime=10,
     shell:
-        "{PYTHON} {SCRIPTS}/aggregate.py {HYDRA_ARGS} name={wildcards.name} data.scale={params.scale} > {log} 2>&1"
+        STEP_COMMAND
+
+
+rule claims:
+    input:
+        unpack(step_inputs("claims")),
+    output:
+        claims=str(PATTERN.claims),
+    params:
+        python=PYTHON,
+        job=job_spec("claims"),
+    log:
+        str(PATTERN.log("claims")),
+    benchmark:
+        str(PATTERN.benchmark("claims"))
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    shell:
+        STEP_COMMAND

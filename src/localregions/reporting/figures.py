@@ -1,0 +1,672 @@
+"""Figures drawn from the pipeline's summary tables: Figure 3 of the paper, boundary distances, tightness.
+
+Every function takes a table read from a CSV (see ``experiment/tables.py`` for the columns) and returns a
+``matplotlib.figure.Figure`` built with the object API, so no pyplot state or GUI backend is
+involved. :func:`save_figure` writes a PNG and a PDF atomically and without timestamps.
+
+Plotted curves are means over seeds; the shaded band is the 95% t-interval over seeds
+(absent where a setting has one seed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from ..experiment.storage import atomic_path
+from ..vocabulary import DATASET_LABELS
+
+__all__ = [
+    "figure3",
+    "boundary_distance_figure",
+    "tightness_figure",
+    "radius_sweep_figure",
+    "methods_figure",
+    "variant_claims_figure",
+    "choose_yscale",
+    "save_figure",
+    "draw_figures",
+]
+
+_DATASET_STYLE = {
+    "train": dict(color="tab:blue", marker="o"),
+    "test": dict(color="tab:orange", marker="s"),
+    "random1": dict(color="tab:green", marker="^"),
+    "random2": dict(color="tab:red", marker="D"),
+}
+# Curves whose positive values span more than this factor get a logarithmic y axis.
+LOG_SCALE_SPAN = 30.0
+PANEL_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+_BAND_ALPHA = 0.18
+
+
+def _require_columns(frame: pd.DataFrame, columns: Sequence[str], argument: str) -> None:
+    missing = [column for column in columns if column not in frame.columns]
+    if missing:
+        raise ValueError(f"{argument} is missing columns {missing}")
+
+
+def _single_norm(frame: pd.DataFrame, norm: str | None, argument: str) -> str:
+    """The norm to plot: ``norm`` if given, else the only norm in ``frame``."""
+    norms = sorted(frame["norm"].dropna().unique())
+    if norm is None:
+        if len(norms) != 1:
+            raise ValueError(f"{argument} holds norms {norms}; pass norm= to choose one")
+        return norms[0]
+    if norm not in norms:
+        raise ValueError(f"norm {norm!r} is not in {argument} (it holds {norms})")
+    return norm
+
+
+def _rows_at(by_setting: pd.DataFrame, radius: float, norm: str | None) -> tuple[pd.DataFrame, str]:
+    _require_columns(by_setting, ["depth", "lr", "epoch", "dataset", "radius", "norm"], "by_setting")
+    at_radius = by_setting[np.isclose(by_setting["radius"].astype(float), float(radius), rtol=1e-9, atol=0.0)]
+    if at_radius.empty:
+        radii = sorted(by_setting["radius"].unique())
+        raise ValueError(f"radius {radius!r} has no rows in by_setting (its radii are {radii})")
+    chosen = _single_norm(at_radius, norm, "by_setting")
+    return at_radius[at_radius["norm"] == chosen], chosen
+
+
+def _setting(rows: pd.DataFrame, depth: int, lr: float) -> pd.DataFrame:
+    selected = rows[(rows["depth"] == depth) & np.isclose(rows["lr"].astype(float), float(lr), rtol=1e-9, atol=0.0)]
+    return selected.sort_values("epoch")
+
+
+def choose_yscale(values) -> str:
+    """The y scale for a panel: ``"log"``, ``"symlog"`` (log, but zeros present) or ``"linear"``.
+
+    A log axis is chosen when the finite positive values span more than ``LOG_SCALE_SPAN``
+    (max / min); zeros cannot be drawn on a log axis, so then ``"symlog"`` (linear below 1).
+    """
+    array = np.asarray(values, dtype=np.float64)
+    array = array[np.isfinite(array)]
+    positive = array[array > 0]
+    if positive.size == 0 or positive.max() / positive.min() <= LOG_SCALE_SPAN:
+        return "linear"
+    return "symlog" if (array <= 0).any() else "log"
+
+
+def _apply_yscale(axes: Axes, values) -> None:
+    scale = choose_yscale(values)
+    if scale == "symlog":
+        axes.set_yscale("symlog", linthresh=1.0)
+    else:
+        axes.set_yscale(scale)
+
+
+def _plot_seed_mean(axes: Axes, setting: pd.DataFrame, metric: str, *, floor: float | None) -> list[float]:
+    """One line per set with its 95% band; returns the plotted values (for the scale decision)."""
+    plotted: list[float] = []
+    for dataset, label in DATASET_LABELS.items():
+        curve = setting[setting["dataset"] == dataset]
+        if curve.empty:
+            continue
+        epochs = curve["epoch"].to_numpy(dtype=np.float64)
+        mean = curve[f"{metric}_mean"].to_numpy(dtype=np.float64)
+        style = _DATASET_STYLE[dataset]
+        axes.plot(epochs, mean, label=label, linewidth=1.8, markersize=5, **style)
+        low = curve[f"{metric}_ci_low"].to_numpy(dtype=np.float64)
+        high = curve[f"{metric}_ci_high"].to_numpy(dtype=np.float64)
+        if floor is not None:
+            # The quantity cannot go below ``floor``; a symmetric t-interval can, which means nothing here.
+            low = np.maximum(low, floor)
+        if np.isfinite(low).any():
+            axes.fill_between(epochs, low, high, color=style["color"], alpha=_BAND_ALPHA, linewidth=0)
+        plotted.extend(mean.tolist())
+    return plotted
+
+
+# Epochs spanning more than this factor (long training) are drawn on a logarithmic axis.
+LOG_EPOCH_SPAN = 50.0
+
+
+def _epoch_axis(axes: Axes, epochs) -> None:
+    """Ticks at the bound epochs; a log axis (linear below 1, so epoch 0 shows) when they span decades."""
+    epochs = sorted({float(e) for e in epochs})
+    positive = [e for e in epochs if e > 0]
+    if positive and positive[-1] / positive[0] > LOG_EPOCH_SPAN:
+        axes.set_xscale("symlog", linthresh=1.0, linscale=0.5)
+        axes.set_xlabel("epoch (log scale past 1)")
+    else:
+        axes.set_xticks(epochs)
+
+
+def _empty_panel(axes: Axes, message: str) -> None:
+    axes.text(0.5, 0.5, message, transform=axes.transAxes, ha="center", va="center", color="0.4")
+
+
+def _finish_grid(fig: Figure, axes_grid, title: str) -> None:
+    handles = [
+        Line2D([], [], linewidth=1.8, markersize=5, label=label, **_DATASET_STYLE[dataset])
+        for dataset, label in DATASET_LABELS.items()
+    ]
+    fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), frameon=False, fontsize=11)
+    fig.suptitle(title, fontsize=13)
+    for axes in np.ravel(axes_grid):
+        axes.grid(True, which="major", alpha=0.3)
+        if not axes.get_xlabel():
+            axes.set_xlabel("epoch")
+
+
+def _seed_note(rows: pd.DataFrame) -> str:
+    """What the lines and bands are, for a suptitle."""
+    if "n_seeds" not in rows or rows["n_seeds"].isna().all():
+        return "lines: mean over seeds; bands: 95% t-interval"
+    low, high = int(rows["n_seeds"].min()), int(rows["n_seeds"].max())
+    if high == 1:
+        return "one seed per setting (no interval)"
+    count = str(high) if low == high else f"{low} to {high}"
+    return f"lines: mean over {count} seeds; bands: 95% t-interval"
+
+
+def _lr_label(lr: float) -> str:
+    return format(float(lr), "g")
+
+
+def figure3(
+    by_setting: pd.DataFrame,
+    depth: int,
+    radius: float,
+    lrs: Sequence[float] = (0.02, 0.001),
+    *,
+    norm: str | None = None,
+) -> Figure:
+    """The paper's Figure 3 for one depth: bound and single-region points over training, per lr.
+
+    Parameters
+    ----------
+    by_setting : pandas.DataFrame
+        ``summary_by_setting.csv``: seed means and 95% t-intervals per (depth, lr, epoch, dataset, radius, norm).
+    depth : int
+        Number of hidden layers of the networks to plot.
+    radius : float
+        Ball radius (the primary radius of the experiment); rows at other radii are ignored.
+    lrs : sequence of float
+        Learning rates, one row of panels each; the paper's (a), (b) use 0.02 and (c), (d) 0.001.
+    norm : str, optional
+        Ball norm; needed only when ``by_setting`` holds several at ``radius``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        ``len(lrs)`` rows of two panels: the mean over each set's points of the bound 2^C, and the
+        number of points whose ball meets a single region (C = 0). One line per point set, mean
+        over seeds, shaded 95% interval. Where the mean of 2^C overflows a float anywhere in the
+        figure, every bound panel shows its log2 instead, and says so on the axis.
+    """
+    if len(lrs) == 0:
+        raise ValueError("lrs must name at least one learning rate")
+    rows, chosen_norm = _rows_at(by_setting, radius, norm)
+    rows = rows[rows["depth"] == depth]
+    if rows.empty:
+        raise ValueError(f"depth {depth!r} has no rows in by_setting at radius {radius!r}")
+    _require_columns(
+        rows,
+        [
+            f"{metric}_{statistic}"
+            for metric in ("mean_bound", "log2_mean_bound", "single_region_points")
+            for statistic in ("mean", "ci_low", "ci_high")
+        ],
+        "by_setting",
+    )
+    overflow = not np.isfinite(rows["mean_bound_mean"].to_numpy(dtype=np.float64)).all()
+    if overflow:
+        bound_metric, bound_floor = "log2_mean_bound", 0.0
+        bound_label = "log$_2$ of mean bound $2^C$\n(mean of $2^C$ overflows; log$_2$ averaged over seeds)"
+    else:
+        bound_metric, bound_floor = "mean_bound", 1.0
+        bound_label = "mean upper bound on regions\n(mean of $2^C$ over the set's points)"
+
+    fig = Figure(figsize=(10.0, 3.6 * len(lrs) + 1.0), layout="constrained")
+    axes_grid = fig.subplots(len(lrs), 2, squeeze=False)
+    for row, lr in enumerate(lrs):
+        setting = _setting(rows, depth, lr)
+        bound_axes, single_axes = axes_grid[row]
+        bound_axes.set_title(f"({PANEL_LETTERS[2 * row]}) mean upper bound, lr = {_lr_label(lr)}", loc="left")
+        single_axes.set_title(
+            f"({PANEL_LETTERS[2 * row + 1]}) points with a single region, lr = {_lr_label(lr)}", loc="left"
+        )
+        bound_axes.set_ylabel(bound_label)
+        single_axes.set_ylabel("points whose ball meets\na single region (C = 0)")
+        if setting.empty:
+            for axes in (bound_axes, single_axes):
+                _empty_panel(axes, f"no runs with lr = {_lr_label(lr)}")
+            continue
+        bound_values = _plot_seed_mean(bound_axes, setting, bound_metric, floor=bound_floor)
+        if not overflow:
+            _apply_yscale(bound_axes, bound_values)
+        _apply_yscale(single_axes, _plot_seed_mean(single_axes, setting, "single_region_points", floor=0.0))
+        for axes in (bound_axes, single_axes):
+            _epoch_axis(axes, setting["epoch"].unique())
+    _finish_grid(
+        fig,
+        axes_grid,
+        f"Local linear regions during training: {depth} hidden layers, ball radius {radius:g} ({chosen_norm})"
+        f"\n{_seed_note(rows)}",
+    )
+    return fig
+
+
+def boundary_distance_figure(
+    by_setting: pd.DataFrame,
+    depths: Sequence[int],
+    radius: float,
+    lrs: Sequence[float] = (0.02, 0.001),
+    *,
+    norm: str | None = None,
+) -> Figure:
+    """Mean distance from each set's points to the boundary of their own linear region, over training.
+
+    Parameters
+    ----------
+    by_setting : pandas.DataFrame
+        ``summary_by_setting.csv``.
+    depths : sequence of int
+        Depths to plot, one row of panels each.
+    radius : float
+        The primary radius; the distance does not depend on it, it only picks one copy of the rows.
+    lrs : sequence of float
+        Learning rates, one column of panels each.
+    norm : str, optional
+        Norm of the distance; needed only when ``by_setting`` holds several at ``radius``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One panel per (depth, lr), one line per point set: mean over seeds, shaded 95% interval.
+    """
+    if len(depths) == 0:
+        raise ValueError("depths must name at least one depth")
+    if len(lrs) == 0:
+        raise ValueError("lrs must name at least one learning rate")
+    rows, chosen_norm = _rows_at(by_setting, radius, norm)
+    _require_columns(
+        rows, [f"mean_boundary_distance_{s}" for s in ("mean", "ci_low", "ci_high")], "by_setting"
+    )
+    fig = Figure(figsize=(10.0, 3.4 * len(depths) + 1.0), layout="constrained")
+    axes_grid = fig.subplots(len(depths), len(lrs), squeeze=False)
+    for row, depth in enumerate(depths):
+        for column, lr in enumerate(lrs):
+            axes = axes_grid[row][column]
+            letter = PANEL_LETTERS[row * len(lrs) + column]
+            axes.set_title(f"({letter}) {depth} hidden layers, lr = {_lr_label(lr)}", loc="left")
+            axes.set_ylabel(f"mean distance to the\nregion's boundary ({chosen_norm})")
+            setting = _setting(rows, depth, lr)
+            if setting.empty:
+                _empty_panel(axes, f"no runs with depth {depth}, lr = {_lr_label(lr)}")
+                continue
+            _apply_yscale(axes, _plot_seed_mean(axes, setting, "mean_boundary_distance", floor=0.0))
+            _epoch_axis(axes, setting["epoch"].unique())
+    _finish_grid(
+        fig,
+        axes_grid,
+        f"Distance from the points to the boundary of their own linear region during training\n{_seed_note(rows)}",
+    )
+    return fig
+
+
+def _as_bool(column: pd.Series) -> pd.Series:
+    """A bool column read from CSV (already bool, or the strings True/False)."""
+    if column.dtype == bool:
+        return column
+    return column.astype(str).str.strip().str.lower().isin(["true", "1"])
+
+
+def _ball_panels(frame: pd.DataFrame) -> list[tuple[str, float]]:
+    """(scale, radius) pairs, raw scale first, radii increasing."""
+    order = {"raw": 0, "unit": 1}
+    pairs = {(str(s), float(r)) for s, r in zip(frame["scale"], frame["radius"])}
+    return sorted(pairs, key=lambda p: (order.get(p[0], 9), p[0], p[1]))
+
+
+def _panel_grid(count: int, width: float = 4.6, height: float = 4.4):
+    columns = min(count, 3)
+    rows = -(-count // columns)
+    fig = Figure(figsize=(width * columns, height * rows + 1.2), layout="constrained")
+    axes = fig.subplots(rows, columns, squeeze=False)
+    for extra in np.ravel(axes)[count:]:
+        extra.set_visible(False)
+    return fig, np.ravel(axes)
+
+
+def tightness_figure(tightness: pd.DataFrame) -> Figure:
+    """Exact region counts in each ball against the paper's bound 2^C, log-log, one panel per (scale, radius).
+
+    Parameters
+    ----------
+    tightness : pandas.DataFrame
+        ``tightness.csv``: one row per ball with ``scale``, ``radius``, ``dataset``, ``unstable``
+        (C), ``exact_count``, ``exact_complete`` and ``sampled_count``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Filled markers: complete exact counts. Hollow markers: the exact count hit its budget, so the
+        point is drawn at the sampled count, a lower bound on the true count. The dashed diagonal is
+        exact = 2^C; a sound bound keeps every point on or below it.
+    """
+    _require_columns(
+        tightness,
+        ["scale", "dataset", "radius", "unstable", "exact_count", "exact_complete", "sampled_count"],
+        "tightness",
+    )
+    if tightness.empty:
+        raise ValueError("tightness has no rows")
+    complete = _as_bool(tightness["exact_complete"])
+    # 2^C in floating point: any C a count can finish for is far below overflow.
+    bound = np.exp2(tightness["unstable"].to_numpy(dtype=np.float64))
+    counted = np.where(complete, pd.to_numeric(tightness["exact_count"], errors="coerce"), tightness["sampled_count"])
+    frame = tightness.assign(_bound=bound, _count=counted.astype(np.float64), _complete=complete.to_numpy())
+    panels = _ball_panels(frame)
+    fig, axes_list = _panel_grid(len(panels))
+    for index, (scale, radius) in enumerate(panels):
+        axes = axes_list[index]
+        panel = frame[(frame["scale"] == scale) & np.isclose(frame["radius"], radius, rtol=1e-9, atol=0.0)]
+        for dataset in DATASET_LABELS:
+            points = panel[panel["dataset"] == dataset]
+            style = _DATASET_STYLE[dataset]
+            done = points[points["_complete"]]
+            hit = points[~points["_complete"]]
+            axes.scatter(done["_bound"], done["_count"], marker=style["marker"], color=style["color"], alpha=0.6, s=28)
+            axes.scatter(
+                hit["_bound"], hit["_count"], marker=style["marker"], facecolors="none", edgecolors=style["color"], s=40
+            )
+        finite = panel[["_bound", "_count"]].to_numpy(dtype=np.float64)
+        finite = finite[np.isfinite(finite) & (finite > 0)]
+        low, high = (finite.min(), finite.max()) if finite.size else (1.0, 2.0)
+        low, high = low / 1.5, max(high * 1.5, low * 3)
+        axes.plot([low, high], [low, high], linestyle="--", color="0.3", linewidth=1.2)
+        axes.set_xscale("log")
+        axes.set_yscale("log")
+        axes.set_xlim(low, high)
+        axes.set_ylim(low, high)
+        axes.set_aspect("equal")
+        axes.grid(True, which="major", alpha=0.3)
+        complete_count = int(panel["_complete"].sum())
+        axes.set_title(f"({PANEL_LETTERS[index]}) {scale} inputs, r = {radius:g}\n"
+                       f"{complete_count} of {len(panel)} counts complete", loc="left")
+        axes.set_xlabel("bound $2^C$ (Algorithm 1)")
+        axes.set_ylabel("exact number of regions in the ball")
+    handles = [
+        Line2D([], [], linestyle="none", markersize=7, label=label, **_DATASET_STYLE[dataset])
+        for dataset, label in DATASET_LABELS.items()
+    ]
+    handles.append(
+        Line2D([], [], linestyle="none", marker="o", markersize=7, markerfacecolor="none", color="0.3",
+               label="budget hit: sampled count (lower bound)")
+    )
+    handles.append(Line2D([], [], linestyle="--", color="0.3", label="exact = bound"))
+    fig.legend(handles=handles, loc="outside lower center", ncol=3, frameon=False)
+    fig.suptitle("How tight is the bound? Exact regions in each ball against $2^C$")
+    return fig
+
+
+def radius_sweep_figure(sweep: pd.DataFrame) -> Figure:
+    """The bound against the ball radius, at the first and last bound epochs of training.
+
+    Parameters
+    ----------
+    sweep : pandas.DataFrame
+        The radius-sweep table: one row per (depth, lr, seed, epoch, dataset, radius, norm) with
+        ``mean_log2_bound`` (mean C over the set's points) and ``single_region_share``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One row of panels per (depth, lr): mean C against the radius, and the share of balls that
+        meet a single region. One colour per point set; dashed: first epoch, solid: last epoch.
+        Lines are means over seeds.
+    """
+    _require_columns(
+        sweep, ["depth", "lr", "seed", "epoch", "dataset", "radius", "norm", "mean_log2_bound", "single_region_share"],
+        "sweep",
+    )
+    if sweep.empty:
+        raise ValueError("sweep has no rows")
+    chosen_norm = _single_norm(sweep, None, "sweep")
+    means = (
+        sweep[sweep["norm"] == chosen_norm]
+        .groupby(["depth", "lr", "dataset", "epoch", "radius"], as_index=False)
+        [["mean_log2_bound", "single_region_share"]]
+        .mean()
+    )
+    settings = sorted({(int(d), float(lr)) for d, lr in zip(means["depth"], means["lr"])}, key=lambda p: (p[0], -p[1]))
+    fig = Figure(figsize=(10.0, 3.2 * len(settings) + 1.2), layout="constrained")
+    axes_grid = fig.subplots(len(settings), 2, squeeze=False)
+    first_epochs, last_epochs = set(), set()
+    for row, (depth, lr) in enumerate(settings):
+        setting = means[(means["depth"] == depth) & np.isclose(means["lr"], lr, rtol=1e-9, atol=0.0)]
+        epochs = sorted(setting["epoch"].unique())
+        first_last = {epochs[0]: "--", epochs[-1]: "-"}
+        first_epochs.add(int(epochs[0]))
+        last_epochs.add(int(epochs[-1]))
+        bound_axes, share_axes = axes_grid[row]
+        bound_values = []
+        for dataset in DATASET_LABELS:
+            for epoch, linestyle in first_last.items():
+                curve = setting[(setting["dataset"] == dataset) & (setting["epoch"] == epoch)].sort_values("radius")
+                if curve.empty:
+                    continue
+                style = dict(_DATASET_STYLE[dataset], linestyle=linestyle, linewidth=1.6, markersize=4)
+                bound_axes.plot(curve["radius"], curve["mean_log2_bound"], **style)
+                share_axes.plot(curve["radius"], 100 * curve["single_region_share"], **style)
+                bound_values.extend(curve["mean_log2_bound"].tolist())
+        _apply_yscale(bound_axes, bound_values)
+        letters = PANEL_LETTERS[2 * row], PANEL_LETTERS[2 * row + 1]
+        bound_axes.set_title(f"({letters[0]}) mean C, {depth} hidden layers, lr = {_lr_label(lr)}", loc="left")
+        share_axes.set_title(
+            f"({letters[1]}) single region, {depth} hidden layers, lr = {_lr_label(lr)}", loc="left"
+        )
+        bound_axes.set_ylabel("mean C over the points\n(log$_2$ of the bound $2^C$)")
+        share_axes.set_ylabel("balls meeting a single\nregion (C = 0), %")
+        share_axes.set_ylim(-3, 103)
+        for axes in (bound_axes, share_axes):
+            axes.set_xscale("log")
+            axes.set_xlabel(f"ball radius ({chosen_norm})")
+            axes.grid(True, which="major", alpha=0.3)
+    handles = [
+        Line2D([], [], linewidth=1.6, markersize=4, label=label, **_DATASET_STYLE[dataset])
+        for dataset, label in DATASET_LABELS.items()
+    ]
+    for label, epochs, linestyle in (("first", first_epochs, "--"), ("last", last_epochs, "-")):
+        listed = ", ".join(str(e) for e in sorted(epochs))
+        handles.append(Line2D([], [], color="0.3", linestyle=linestyle, label=f"{label} bound epoch ({listed})"))
+    fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), frameon=False)
+    fig.suptitle("The bound against the ball radius, before and after training (lines: mean over seeds)")
+    return fig
+
+
+# How each bound method (and the sampled lower estimate) is drawn in the methods figure.
+METHOD_STYLE = {
+    "alg1": dict(color="tab:red", marker="o", label="Algorithm 1 (paper)"),
+    "ibp": dict(color="tab:orange", marker="s", label="IBP"),
+    "crown": dict(color="tab:blue", marker="^", label="CROWN"),
+    "lp": dict(color="tab:green", marker="D", label="LP (triangle relaxation)"),
+    "local_complexity": dict(color="tab:purple", marker="x", label="local complexity (sampled, lower estimate)"),
+}
+
+
+def methods_figure(methods: pd.DataFrame, tightness: pd.DataFrame | None = None) -> Figure:
+    """C of each bound method against log2 of the exact region count, on the same balls.
+
+    Parameters
+    ----------
+    methods : pandas.DataFrame
+        ``methods.csv``: one row per (ball, method) with ``unstable``.
+    tightness : pandas.DataFrame, optional
+        ``tightness.csv``; where given, balls with a complete exact count are placed at
+        log2(exact count) on the x axis. Without it (or for balls without a count) the x axis is
+        Algorithm 1's C.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One panel per (scale, radius). Every sound bound method lies on or above the diagonal
+        (log2 of the count <= C); the sampled local complexity counts neurons seen to change sign
+        and is a lower estimate of the unstable neurons, not of the count.
+    """
+    _require_columns(methods, ["scale", "depth", "lr", "seed", "epoch", "dataset", "point", "radius", "method",
+                               "unstable"], "methods")
+    keys = ["scale", "depth", "lr", "seed", "epoch", "dataset", "point", "radius"]
+    frame = methods.copy()
+    x_label = "C of Algorithm 1"
+    if tightness is not None and not tightness.empty:
+        done = tightness[_as_bool(tightness["exact_complete"])]
+        exact = done[keys + ["exact_count"]].assign(_x=np.log2(pd.to_numeric(done["exact_count"]).astype(float)))
+        frame = frame.merge(exact[keys + ["_x"]], on=keys, how="inner")
+        x_label = "log$_2$ of the exact number of regions in the ball"
+    else:
+        alg1 = frame[frame["method"] == "alg1"][keys + ["unstable"]].rename(columns={"unstable": "_x"})
+        frame = frame.merge(alg1, on=keys, how="inner")
+    if frame.empty:
+        raise ValueError("methods has no balls to draw (no exact counts on its balls?)")
+    panels = _ball_panels(frame)
+    fig, axes_list = _panel_grid(len(panels))
+    for index, (scale, radius) in enumerate(panels):
+        axes = axes_list[index]
+        panel = frame[(frame["scale"] == scale) & np.isclose(frame["radius"], radius, rtol=1e-9, atol=0.0)]
+        for method, style in METHOD_STYLE.items():
+            rows = panel[panel["method"] == method]
+            if rows.empty:
+                continue
+            axes.scatter(rows["_x"], rows["unstable"], color=style["color"], marker=style["marker"], s=22, alpha=0.55,
+                         linewidths=1.0)
+        top = float(max(panel["_x"].max(), panel["unstable"].max(), 1.0))
+        axes.plot([0, top], [0, top], linestyle="--", color="0.3", linewidth=1.1)
+        axes.set_title(f"({PANEL_LETTERS[index]}) {scale} inputs, r = {radius:g}, {panel['point'].nunique()} points "
+                       f"per set", loc="left")
+        axes.set_xlabel(x_label)
+        axes.set_ylabel("C: neurons that may change sign")
+        axes.grid(True, which="major", alpha=0.3)
+    handles = [Line2D([], [], linestyle="none", markersize=7, color=style["color"], marker=style["marker"],
+                      label=style["label"]) for method, style in METHOD_STYLE.items() if method in set(frame["method"])]
+    handles.append(Line2D([], [], linestyle="--", color="0.3", label="C = log$_2$(count): a bound cannot be below"))
+    fig.legend(handles=handles, loc="outside lower center", ncol=3, frameon=False)
+    fig.suptitle("How much of 2$^C$ is the algorithm's slack? C by method against the exact count")
+    return fig
+
+
+# Verdict colours of the variant-claims figure.
+VERDICT_COLOURS = {"holds": "#1a9850", "partly": "#fee08b", "does not hold": "#d73027"}
+
+
+def variant_claims_figure(variant_claims: pd.DataFrame) -> Figure:
+    """Which unspecified choice flips which claim: variants as rows, (claim, depth, lr) as columns.
+
+    Parameters
+    ----------
+    variant_claims : pandas.DataFrame
+        ``variant_claims.csv``: per (variant, depth, lr, claim) the ``verdict`` on the paper's
+        trajectory (rows with ``trajectory == "paper"``), and ``runs_ok``, ``runs_diverged`` and
+        ``runs_collapsed``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Cells coloured by verdict; a cross marks a setting where some runs diverged or collapsed
+        (they are left out of the statistics), grey a setting without enough trained runs.
+    """
+    _require_columns(variant_claims, ["variant", "depth", "lr", "claim", "verdict"], "variant_claims")
+    rows = variant_claims
+    if "trajectory" in rows:
+        rows = rows[rows["trajectory"] == "paper"]
+    variants = list(dict.fromkeys(rows["variant"]))
+    columns = sorted({(int(c), int(d), float(lr)) for c, d, lr in zip(rows["claim"], rows["depth"], rows["lr"])},
+                     key=lambda k: (k[0], k[1], -k[2]))
+    fig = Figure(figsize=(1.0 + 0.42 * len(columns), 1.6 + 0.42 * len(variants)), layout="constrained")
+    axes = fig.subplots()
+    colour_index = {v: i for i, v in enumerate(VERDICT_COLOURS)}
+    grid = np.full((len(variants), len(columns)), np.nan)
+    for r, variant in enumerate(variants):
+        mine = rows[rows["variant"] == variant]
+        for c, (claim, depth, lr) in enumerate(columns):
+            cell = mine[(mine["claim"] == claim) & (mine["depth"] == depth) & np.isclose(mine["lr"], lr)]
+            if cell.empty:
+                continue
+            verdict = cell["verdict"].iloc[0]
+            if verdict in colour_index:
+                grid[r, c] = colour_index[verdict]
+            failed = sum(int(cell[k].iloc[0]) for k in ("runs_diverged", "runs_collapsed") if k in cell)
+            if failed:
+                axes.text(c, r, "×", ha="center", va="center", fontsize=12, color="black")
+    from matplotlib.colors import ListedColormap
+
+    cmap = ListedColormap(list(VERDICT_COLOURS.values()))
+    cmap.set_bad("0.85")
+    axes.imshow(np.ma.masked_invalid(grid), cmap=cmap, vmin=-0.5, vmax=len(VERDICT_COLOURS) - 0.5, aspect="auto")
+    axes.set_yticks(range(len(variants)), variants)
+    axes.set_xticks(range(len(columns)), [f"({c}) d{d} lr {lr:g}" for c, d, lr in columns], rotation=90)
+    for boundary in [i - 0.5 for i in range(1, len(columns)) if columns[i][0] != columns[i - 1][0]]:
+        axes.axvline(boundary, color="white", linewidth=3)
+    handles = [Line2D([], [], linestyle="none", marker="s", markersize=10, color=colour, label=verdict)
+               for verdict, colour in VERDICT_COLOURS.items()]
+    handles.append(Line2D([], [], linestyle="none", marker="$×$", markersize=9, color="black",
+                          label="some runs diverged or collapsed"))
+    fig.legend(handles=handles, loc="outside lower center", ncol=4, frameon=False)
+    fig.suptitle("The paper's observations under each unspecified choice (epochs 2-20, verdicts over seeds)")
+    return fig
+
+
+def save_figure(fig: Figure, stem: str | Path, dpi: int = 150) -> tuple[Path, Path]:
+    """Write ``<stem>.png`` and ``<stem>.pdf``, each atomically and without a timestamp.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure to write.
+    stem : str or pathlib.Path
+        Output path without suffix (a suffix is appended, not substituted, so dots in the name stay).
+    dpi : int
+        Resolution of the PNG.
+
+    Returns
+    -------
+    tuple of pathlib.Path
+        The PNG and PDF paths.
+    """
+    if dpi <= 0:
+        raise ValueError(f"dpi must be positive, got {dpi!r}")
+    stem = Path(stem)
+    png, pdf = Path(f"{stem}.png"), Path(f"{stem}.pdf")
+    # Without these entries the files carry the matplotlib version and the time of writing.
+    with atomic_path(png) as temporary:
+        fig.savefig(temporary, format="png", dpi=dpi, metadata={"Software": None})
+    with atomic_path(pdf) as temporary:
+        fig.savefig(temporary, format="pdf", metadata={"CreationDate": None, "Producer": None, "Creator": None})
+    return png, pdf
+
+
+def draw_figures(inputs: dict, outputs: dict, *, radius: float, norm: str | None = None) -> list[Path]:
+    """Draw every figure the pipeline's ``figures`` rule asks for, from the tables it declares.
+
+    ``inputs`` maps table names (``by_setting``, ``radius_sweep``, ``tightness``, ``methods``,
+    ``variant_claims``) to CSV paths; ``outputs["figures"]`` lists the PNG and PDF files to write,
+    whose stems say which figure each is.
+    """
+    from ..experiment.storage import read_csv
+
+    tables = {name: read_csv(path) for name, path in inputs.items()}
+    by_setting = tables["by_setting"]
+    depths = sorted(int(d) for d in by_setting["depth"].unique())
+    lrs = sorted({float(lr) for lr in by_setting["lr"]}, reverse=True)
+    draw = {f"figure3_depth{depth}": (lambda depth=depth: figure3(by_setting, depth, radius, lrs=lrs, norm=norm))
+            for depth in depths}
+    draw["boundary_distance"] = lambda: boundary_distance_figure(by_setting, depths, radius, lrs=lrs, norm=norm)
+    draw["radius_sweep"] = lambda: radius_sweep_figure(tables["radius_sweep"])
+    draw["tightness"] = lambda: tightness_figure(tables["tightness"])
+    draw["methods"] = lambda: methods_figure(tables["methods"], tables.get("tightness"))
+    draw["variant_claims"] = lambda: variant_claims_figure(tables["variant_claims"])
+    stems = list(dict.fromkeys(Path(path).with_suffix("") for path in outputs["figures"]))
+    written = []
+    for stem in stems:
+        if stem.name not in draw:
+            raise ValueError(f"no figure is named {stem.name!r}; the figures are {sorted(draw)}")
+        written += save_figure(draw[stem.name](), stem)
+    return written
