@@ -1,25 +1,39 @@
 # localregions: two commands on a fresh machine.
-#   make reproduce   installs into .venv, then runs the whole pipeline (all cores; CORES=2 to limit)
+#   make reproduce   installs into .venv, then runs the whole pipeline from nothing and compares it with reference/
 #   make test        installs into .venv, then runs the fast test suite
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 CORES ?= all
+EXPERIMENT ?= figure3
 SNAKEMAKE_ARGS ?=
 STAMP := $(VENV)/.installed
 
-.PHONY: install reproduce test test-network test-slurm test-all bench clean
+.PHONY: install lock reproduce reference test test-network test-slurm test-all mutate bench clean
 
-$(STAMP): pyproject.toml
+# Every package at the version requirements.lock pins; then the project itself, without resolving again.
+$(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 install: $(STAMP)
 
+# Refresh the lock file on purpose (new versions of everything the ranges in pyproject.toml allow).
+lock: install
+	$(BIN)/pip-compile --quiet --strip-extras --extra test --extra slurm --extra dev --no-emit-index-url \
+		--no-emit-find-links --allow-unsafe --upgrade -o requirements.lock pyproject.toml
+
+# The whole chain from nothing (MNIST -> ... -> report), then the verdict of the comparison with reference/.
 reproduce: install
-	$(BIN)/snakemake --cores $(CORES) $(SNAKEMAKE_ARGS)
+	$(BIN)/snakemake --cores $(CORES) --config 'overrides=["experiment=$(EXPERIMENT)"]' $(SNAKEMAKE_ARGS)
+	$(BIN)/python -m localregions.pipeline check-comparison results/$(EXPERIMENT)/comparison.md
+
+# Make the finished results of EXPERIMENT the new reference, on purpose only (never a side effect of a run).
+reference: install
+	$(BIN)/python -m localregions.pipeline refresh-reference experiment=$(EXPERIMENT)
+	$(BIN)/python scripts/readme_results.py --write
 
 test: install
 	$(BIN)/python -m pytest
@@ -35,9 +49,15 @@ test-slurm: install
 test-all: install
 	$(BIN)/python -m pytest -m ''
 
+# Mutation testing of the pipeline glue against the fast tests (see README, Tests).
+mutate: install
+	$(BIN)/python scripts/mutate.py
+
 bench: install
 	$(BIN)/python bench/bench_bounds.py
+	$(BIN)/python bench/bench_methods.py
 	$(BIN)/python bench/bench_counting.py
+	$(BIN)/python bench/bench_pipeline.py
 
 clean:
-	rm -rf .snakemake logs benchmarks data/processed results/*/runs
+	rm -rf .snakemake logs benchmarks data/processed results/*/ figures/*/
