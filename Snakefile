@@ -17,6 +17,14 @@ validate(config, "rules/schemas/config.schema.yaml")
 
 
 include: "rules/common.smk"
+
+
+# Compute nodes of a cluster often have no internet: fetch MNIST where snakemake itself runs.
+localrules:
+    download_mnist,
+
+
+
 include: "rules/data.smk"
 include: "rules/experiment.smk"
 include: "rules/analysis.smk"

@@ -8,6 +8,7 @@ rule tightness:
         part=str(PATTERN.tightness_part("{model}", "{lr}")),
     params:
         python=PYTHON,
+        settings=job_settings("tightness"),
         job=job_spec("tightness"),
     log:
         str(PATTERN.log("tightness", SETTING)),
@@ -25,9 +26,10 @@ rule tightness_table:
     input:
         unpack(step_inputs("tightness_table")),
     output:
-        table=report(str(MAIN.layout.tightness), caption="report/tightness.rst", category="Tables"),
+        table=report(str(MAIN.layout.tightness), caption="report/table_tightness.rst", category="Tables"),
     params:
         python=PYTHON,
+        settings=job_settings("tightness_table"),
         job=job_spec("tightness_table"),
     log:
         str(MAIN.layout.log("tightness_table")),
@@ -45,6 +47,7 @@ rule methods:
         timing=str(PATTERN.methods_timing_part("{model}", "{lr}")),
     params:
         python=PYTHON,
+        settings=job_settings("methods"),
         job=job_spec("methods"),
     log:
         str(PATTERN.log("methods", SETTING)),
@@ -62,10 +65,11 @@ rule methods_table:
     input:
         unpack(step_inputs("methods_table")),
     output:
-        table=report(str(MAIN.layout.methods), caption="report/methods.rst", category="Tables"),
+        table=report(str(MAIN.layout.methods), caption="report/table_methods.rst", category="Tables"),
         timing=str(MAIN.layout.methods_timing),
     params:
         python=PYTHON,
+        settings=job_settings("methods_table"),
         job=job_spec("methods_table"),
     log:
         str(MAIN.layout.log("methods_table")),
@@ -79,9 +83,10 @@ rule radius_sweep:
     input:
         unpack(step_inputs("radius_sweep")),
     output:
-        table=report(str(MAIN.layout.radius_sweep), caption="report/radius_sweep.rst", category="Tables"),
+        table=report(str(MAIN.layout.radius_sweep), caption="report/table_radius_sweep.rst", category="Tables"),
     params:
         python=PYTHON,
+        settings=job_settings("radius_sweep"),
         job=job_spec("radius_sweep"),
     log:
         str(MAIN.layout.log("radius_sweep")),
@@ -99,9 +104,10 @@ rule variant_claims:
     input:
         unpack(step_inputs("variant_claims")),
     output:
-        variant_claims=report(str(MAIN.layout.variant_claims), caption="report/variant_claims.rst", category="Tables"),
+        variant_claims=report(str(MAIN.layout.variant_claims), caption="report/table_variant_claims.rst", category="Tables"),
     params:
         python=PYTHON,
+        settings=job_settings("variant_claims"),
         job=job_spec("variant_claims"),
     log:
         str(MAIN.layout.log("variant_claims")),

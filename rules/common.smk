@@ -24,13 +24,25 @@ MAIN = PLAN.main
 PATTERN = Layout(MAIN.layout.roots, "{name}")
 SETTING = SETTING_PATTERN
 PYTHON = shlex.quote(sys.executable)
-STEP_COMMAND = "{params.python} -m localregions.pipeline run {rule} --job {params.job:q} > {log} 2>&1"
+# The job spec names its step; the shell only hands it over.
+STEP_COMMAND = "{params.python} -m localregions.pipeline run --job {params.job:q} > {log} 2>&1"
 
 
 wildcard_constraints:
     name="|".join(re.escape(e) for e in PLAN.experiments),
     model="[A-Za-z0-9_.-]+?",
     lr="[0-9.e+-]+",
+
+
+def job_settings(step):
+    """A rule's rerun trigger: the settings the step reads and the run it covers (Snakemake records
+    and compares params that depend on the wildcards only, not those computed from input and output)."""
+
+    def settings(wildcards):
+        experiment = PLAN[wildcards.name] if hasattr(wildcards, "name") else MAIN
+        return experiment.job_settings(step, model=getattr(wildcards, "model", None), lr=getattr(wildcards, "lr", None))
+
+    return settings
 
 
 def job_spec(step):

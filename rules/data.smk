@@ -7,6 +7,7 @@ rule download_mnist:
         source=str(PATTERN.mnist_source),
     params:
         python=PYTHON,
+        settings=job_settings("download_mnist"),
         job=lambda wildcards, input, output: MAIN.job("download_mnist", dict(input.items()), dict(output.items())),
     log:
         str(PATTERN.shared_log("download_mnist")),
@@ -27,6 +28,7 @@ rule prepare_data:
         manifest=str(PATTERN.manifest),
     params:
         python=PYTHON,
+        settings=job_settings("prepare_data"),
         job=job_spec("prepare_data"),
     log:
         str(PATTERN.log("prepare_data")),

@@ -9,6 +9,7 @@ rule train:
         runs=directory(str(PATTERN.runs_dir("{model}", "{lr}"))),
     params:
         python=PYTHON,
+        settings=job_settings("train"),
         job=job_spec("train"),
     log:
         str(PATTERN.log("train", SETTING)),
@@ -29,6 +30,7 @@ rule bounds:
         bounds=str(PATTERN.bounds("{model}", "{lr}")),
     params:
         python=PYTHON,
+        settings=job_settings("bounds"),
         job=job_spec("bounds"),
     log:
         str(PATTERN.log("bounds", SETTING)),
@@ -46,11 +48,13 @@ rule aggregate:
     input:
         unpack(step_inputs("aggregate")),
     output:
-        summary=str(PATTERN.summary),
-        summary_by_setting=str(PATTERN.summary_by_setting),
-        runs=str(PATTERN.runs),
+        summary=report(str(PATTERN.summary), caption="report/table_summary.rst", category="Tables"),
+        summary_by_setting=report(str(PATTERN.summary_by_setting), caption="report/table_summary_by_setting.rst",
+                                  category="Tables"),
+        runs=report(str(PATTERN.runs), caption="report/table_runs.rst", category="Tables"),
     params:
         python=PYTHON,
+        settings=job_settings("aggregate"),
         job=job_spec("aggregate"),
     log:
         str(PATTERN.log("aggregate")),
@@ -67,9 +71,10 @@ rule claims:
     input:
         unpack(step_inputs("claims")),
     output:
-        claims=str(PATTERN.claims),
+        claims=report(str(PATTERN.claims), caption="report/table_claims.rst", category="Tables"),
     params:
         python=PYTHON,
+        settings=job_settings("claims"),
         job=job_spec("claims"),
     log:
         str(PATTERN.log("claims")),

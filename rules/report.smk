@@ -12,6 +12,7 @@ rule figures:
         ],
     params:
         python=PYTHON,
+        settings=job_settings("figures"),
         job=job_spec("figures"),
     log:
         str(MAIN.layout.log("figures")),
@@ -31,6 +32,7 @@ rule compare:
         comparison=str(MAIN.layout.comparison),
     params:
         python=PYTHON,
+        settings=job_settings("compare"),
         job=job_spec("compare"),
     log:
         str(MAIN.layout.log("compare")),
@@ -47,6 +49,7 @@ rule report:
         report=report(str(MAIN.layout.report), caption="report/report.rst", category="Report"),
     params:
         python=PYTHON,
+        settings=job_settings("report"),
         job=job_spec("report"),
     log:
         str(MAIN.layout.log("report")),

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from localregions.bounds import local_region_bound
-from localregions.models import build_mlp
-from localregions.pipeline import resolve_device
+from localregions.experiment.models import build_mlp
+from localregions.pipeline.steps import resolve_device
 from localregions.regions import boundary_distance
 
 requires_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")

@@ -1,143 +1,300 @@
-"""End to end: the real Snakefile on the `smoke` experiment, in a temporary working directory."""
+"""End to end: the real Snakefile on the `smoke` experiment, from an empty output tree in a temporary directory."""
 
 from __future__ import annotations
 
 import gzip
-import re
-import shutil
-import subprocess
-import sys
-from pathlib import Path
+import json
+import os
+import stat
 
 import pandas as pd
 import pytest
 
-from localregions.config import MNIST_RAW_FILES
+from localregions.reporting.comparison import headline_of, matches
+from snakemake_runs import REFERENCE, REPO, planned_rules, snakemake, workdir_with_mnist
 
-REPO = Path(__file__).resolve().parents[1]
-MODELS, LRS, SEED = ["mlp2", "mlp3"], ["0.02", "0.001"], 0
+MODELS, LRS, SEEDS = ["mlp2", "mlp3"], ["0.02", "0.001"], [0, 1]
 DATASETS = {"train", "test", "random1", "random2"}
-
-
-def snakemake(workdir: Path, overrides: list[str], *arguments: str, timeout: int = 900) -> str:
-    config = "overrides=[" + ",".join(f'"{o}"' for o in overrides) + "]"
-    command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
-               "--cores", "2", *arguments, "--config", config]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return done.stdout + done.stderr
-
-
-def planned_rules(workdir: Path, overrides: list[str]) -> dict[str, int]:
-    """The jobs a dry run would execute, by rule."""
-    text = snakemake(workdir, overrides, "-n", "--quiet", "rules")
-    counts = {}
-    for line in text.splitlines():
-        match = re.fullmatch(r"(\w+)\s+(\d+)", line.strip())
-        if match and match.group(1) != "total":
-            counts[match.group(1)] = int(match.group(2))
-    return counts
+SMOKE = ["experiment=smoke", REFERENCE]
 
 
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory, mnist_raw_dir):
-    workdir = tmp_path_factory.mktemp("pipeline")
-    # A copy of the verified MNIST files: the download rule then finds them in its cache.
-    raw = workdir / "data" / "raw" / "MNIST" / "raw"
-    raw.mkdir(parents=True)
-    for name in MNIST_RAW_FILES:
-        shutil.copy(Path(mnist_raw_dir) / "MNIST" / "raw" / name, raw / name)
-    overrides = ["experiment=smoke"]
-    snakemake(workdir, overrides)
-    return workdir, overrides
+    workdir = workdir_with_mnist(tmp_path_factory.mktemp("pipeline"), mnist_raw_dir)
+    done = snakemake(workdir, SMOKE)
+    return workdir, done.stdout + done.stderr
 
 
-def test_every_output_exists_with_its_columns(smoke):
+def test_every_run_trained_from_its_own_checkpoints(smoke):
+    """Numbers that depend on the trained weights: a broken checkpoint round trip would show here."""
     workdir, _ = smoke
     results = workdir / "results" / "smoke"
     for model in MODELS:
         for lr in LRS:
-            run = results / "runs" / f"{model}_lr{lr}_seed{SEED}"
-            metrics = pd.read_csv(run / "metrics.csv")
-            assert list(metrics.columns) == ["epoch", "train_loss", "train_accuracy", "test_accuracy", "status"]
-            assert list(metrics["epoch"]) == [0, 1, 2]
-            # Snakemake marks directory outputs with a hidden timestamp file; only the checkpoints count.
-            assert sorted(p.name for p in (run / "checkpoints").glob("epoch_*.pt")) == [
-                "epoch_000.pt", "epoch_001.pt", "epoch_002.pt"]
-            points = pd.read_csv(run / "bounds.csv.gz")
+            runs = results / "runs" / f"{model}_lr{lr}"
+            manifest = json.loads((runs / "MANIFEST.json").read_text())
+            assert set(manifest["seeds"]) == {"0", "1"}
+            for seed in SEEDS:
+                metrics = pd.read_csv(runs / f"seed{seed}" / "metrics.csv")
+                assert list(metrics["epoch"]) == [0, 1, 2, 3] and set(metrics["status"]) == {"ok"}
+                # The untrained net is near chance on 0 vs 4; three epochs of SGD make it a classifier.
+                assert metrics["test_accuracy"].iloc[-1] > 0.9
+                assert metrics["test_accuracy"].iloc[-1] > metrics["test_accuracy"].iloc[0] + 0.1
+            points = pd.read_csv(results / "bounds" / f"{model}_lr{lr}.csv.gz")
             depth = 2 if model == "mlp2" else 3
-            assert list(points.columns) == (
-                ["depth", "lr", "seed", "epoch", "dataset", "point", "radius", "norm", "unstable"]
-                + [f"unstable_l{k}" for k in range(1, depth + 1)]
-                + ["log2_bound", "boundary_distance"]
-            )
-            assert len(points) == 3 * 4 * 50
-            assert set(points["dataset"]) == DATASETS
-            assert (points["unstable"] == points[[f"unstable_l{k}" for k in range(1, depth + 1)]].sum(axis=1)).all()
-            assert (points["boundary_distance"] > 0).all()
+            assert list(points.columns) == (["depth", "lr", "seed", "epoch", "dataset", "point", "radius", "norm",
+                                             "unstable"] + [f"unstable_l{k}" for k in range(1, depth + 1)]
+                                            + ["log2_bound", "boundary_distance"])
+            assert len(points) == 2 * 4 * 4 * 50 and set(points["dataset"]) == DATASETS
+            # The bounds are of the checkpoints: the trained nets' balls differ from the initial ones'.
+            per_epoch = points.groupby(["seed", "epoch"])["boundary_distance"].mean().unstack()
+            assert (per_epoch[3] != per_epoch[0]).all()
+
+
+def test_summaries_are_the_per_point_tables_aggregated(smoke):
+    workdir, _ = smoke
+    results = workdir / "results" / "smoke"
     summary = pd.read_csv(results / "summary.csv")
-    assert list(summary.columns) == [
-        "depth", "lr", "seed", "epoch", "dataset", "radius", "norm", "n_points", "mean_bound", "log2_mean_bound",
-        "mean_log2_bound", "median_log2_bound", "single_region_points", "mean_boundary_distance"]
-    assert len(summary) == 2 * 2 * 3 * 4
-    assert (summary["n_points"] == 50).all()
-    assert (summary["mean_bound"] >= 1).all()
+    points = pd.read_csv(results / "bounds" / "mlp3_lr0.001.csv.gz")
+    one = points[(points["seed"] == 1) & (points["epoch"] == 2) & (points["dataset"] == "test")]
+    row = summary[(summary["depth"] == 3) & (summary["lr"] == 0.001) & (summary["seed"] == 1) & (summary["epoch"] == 2)
+                  & (summary["dataset"] == "test")].iloc[0]
+    assert row["single_region_points"] == int((one["unstable"] == 0).sum())
+    assert row["mean_log2_bound"] == pytest.approx(one["unstable"].mean(), rel=1e-12)
+    assert len(summary) == 2 * 2 * 2 * 4 * 4
     by_setting = pd.read_csv(results / "summary_by_setting.csv")
-    assert {"n_seeds", "mean_bound_mean", "mean_bound_std", "mean_bound_ci_low", "mean_bound_ci_high",
-            "single_region_points_mean"} <= set(by_setting.columns)
+    assert set(by_setting["n_seeds"]) == {2}
     runs = pd.read_csv(results / "runs.csv")
-    assert len(runs) == 4 and set(runs["status"]) == {"ok"}
+    assert len(runs) == 8 and set(runs["status"]) == {"ok"}
+    claims = pd.read_csv(results / "claims.csv")
+    assert set(claims["trajectory"]) == {"paper", "with epoch 0"}
+    assert set(claims["claim"]) == set(range(1, 7)) and set(claims["verdict"]) <= {"holds", "partly", "does not hold"}
+
+
+def test_the_studies_beside_the_bound_ran_on_both_scales(smoke):
+    workdir, _ = smoke
+    results = workdir / "results" / "smoke"
     tightness = pd.read_csv(results / "tightness.csv")
-    assert set(tightness["scale"]) == {"raw", "unit"}
+    assert {(s, r) for s, r in zip(tightness["scale"], tightness["radius"])} == {("raw", 0.4), ("unit", 0.05), ("unit", 0.4)}
     complete = tightness[tightness["exact_complete"]]
-    assert (complete["sampled_count"] <= complete["exact_count"]).all()
-    assert (complete["exact_count"] <= 2.0 ** complete["unstable"]).all()
-    sweep = pd.read_csv(results / "radius_sweep.csv")
-    assert sorted(sweep["radius"].unique()) == [0.05 * 2**k for k in range(8)]
-    report = (results / "report.md").read_text()
-    assert "holds" in report or "does not hold" in report or "partly" in report
+    assert len(complete) and (complete["sampled_count"] <= complete["exact_count"]).all()
+    methods = pd.read_csv(results / "methods.csv")
+    assert set(methods["method"]) == {"alg1", "ibp", "crown", "lp", "local_complexity"}
+    assert sorted(pd.read_csv(results / "radius_sweep.csv")["radius"].unique()) == [0.05 * 2**k for k in range(8)]
+
+
+def test_figures_and_report_are_drawn_from_these_tables(smoke):
+    workdir, _ = smoke
     figures = workdir / "figures" / "smoke"
-    for stem in ["figure3_depth2", "figure3_depth3", "boundary_distance", "tightness", "radius_sweep"]:
-        for ext in ("png", "pdf"):
-            assert (figures / f"{stem}.{ext}").stat().st_size > 1000
-    for log in ["prepare_data.log", "aggregate.log", "report.log"]:
-        assert (workdir / "logs" / "smoke" / log).is_file()
-    assert (workdir / "benchmarks" / "smoke" / "train" / "mlp2_lr0.02_seed0.tsv").is_file()
+    for stem in ["figure3_depth2", "figure3_depth3", "boundary_distance", "tightness", "methods", "radius_sweep"]:
+        assert (figures / f"{stem}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert (figures / f"{stem}.pdf").read_bytes()[:5] == b"%PDF-"
+    report = (workdir / "results" / "smoke" / "report.md").read_text()
+    claims = pd.read_csv(workdir / "results" / "smoke" / "claims.csv")
+    # The report's verdict table says what claims.csv says, cell for cell.
+    for row in claims[claims["trajectory"] == "paper"].itertuples(index=False):
+        assert f"({row.claim})" in report
+    assert "matches the reference" in report
+    assert "The tightness study was not run" not in report
+
+
+def test_the_run_matches_the_committed_smoke_reference(smoke):
+    workdir, log = smoke
+    comparison = workdir / "results" / "smoke" / "comparison.md"
+    assert matches(comparison), comparison.read_text()
+    # The verdict is the last word of the run, on its output.
+    assert headline_of(comparison) in log
+
+
+def test_a_changed_number_fails_the_comparison_naming_its_column(smoke):
+    workdir, _ = smoke
+    summary = workdir / "results" / "smoke" / "summary.csv"
+    original = summary.read_bytes()
+    table = pd.read_csv(summary)
+    table.loc[5, "mean_boundary_distance"] *= 1.001
+    table.to_csv(summary, index=False)
+    try:
+        snakemake(workdir, SMOKE, "results/smoke/comparison.md")
+        comparison = workdir / "results" / "smoke" / "comparison.md"
+        text = comparison.read_text()
+        assert not matches(comparison)
+        assert "summary" in headline_of(comparison).split(":")[-1]
+        row = next(line for line in text.splitlines() if line.startswith("| mean_boundary_distance |"))
+        assert row.endswith("| 1 |")  # one cell out of tolerance
+    finally:
+        summary.write_bytes(original)
+        snakemake(workdir, SMOKE)
+
+
+def test_outputs_take_the_users_umask(smoke):
+    workdir, _ = smoke
+    mask = os.umask(0)
+    os.umask(mask)
+    for path in [workdir / "results" / "smoke" / "summary.csv", workdir / "figures" / "smoke" / "tightness.png"]:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask
+    assert stat.S_IMODE((workdir / "results" / "smoke" / "runs" / "mlp2_lr0.02").stat().st_mode) == 0o777 & ~mask
 
 
 def test_a_bound_setting_reruns_bounds_but_no_training(smoke):
-    workdir, overrides = smoke
-    plan = planned_rules(workdir, overrides + ["bounds.radius=0.2"])
+    workdir, _ = smoke
+    plan = planned_rules(workdir, SMOKE + ["bounds.radius=0.2"])
     assert "train" not in plan and "prepare_data" not in plan
-    assert plan["bounds"] == 4 and plan["aggregate"] == 1 and plan["figures"] == 1 and plan["report"] == 1
+    assert plan["bounds"] == 4 and plan["aggregate"] == 1 and plan["claims"] == 1 and plan["report"] == 1
+    # The per-ball studies and the sweep read bounds.norm and bounds.datasets, not the radius of Figure 3.
+    assert not {"tightness", "methods", "radius_sweep"} & set(plan)
+    plan = planned_rules(workdir, SMOKE + ["bounds.norm=linf"])
+    assert plan["tightness"] == 8 and plan["methods"] == 8 and plan["radius_sweep"] == 1 and "train" not in plan
 
 
-def test_a_training_setting_retrains(smoke):
-    workdir, overrides = smoke
-    plan = planned_rules(workdir, overrides + ["optim.momentum=0.5"])
-    assert plan["train"] == 8  # the four runs and the four unit-scale companions
-    assert plan["bounds"] == 4 and plan["aggregate"] == 1
+def test_a_training_setting_retrains_main_and_companion(smoke):
+    workdir, _ = smoke
+    plan = planned_rules(workdir, SMOKE + ["optim.momentum=0.5"])
+    assert plan["train"] == 8 and plan["bounds"] == 4 and plan["aggregate"] == 1
+    assert "prepare_data" not in plan
+
+
+def test_a_report_only_setting_reruns_only_the_report(smoke):
+    workdir, _ = smoke
+    assert planned_rules(workdir, SMOKE + ["figures_dir=figures"]) == {}
+    plan = planned_rules(workdir, SMOKE + ["reference.rtol=1e-3"])
+    assert set(plan) == {"compare", "report", "all"}
 
 
 def test_nothing_to_do_when_nothing_changed(smoke):
-    workdir, overrides = smoke
-    assert planned_rules(workdir, overrides) == {}
+    workdir, _ = smoke
+    assert planned_rules(workdir, SMOKE) == {}
 
 
 def test_same_config_same_bytes(smoke):
-    workdir, overrides = smoke
+    workdir, _ = smoke
     results = workdir / "results" / "smoke"
-    files = [results / "summary.csv", results / "summary_by_setting.csv", results / "runs.csv",
-             results / "runs" / "mlp3_lr0.02_seed0" / "metrics.csv", results / "runs" / "mlp3_lr0.02_seed0" / "bounds.csv.gz"]
+    files = [results / "summary.csv", results / "summary_by_setting.csv", results / "runs.csv", results / "claims.csv",
+             results / "runs" / "mlp3_lr0.02" / "seed1" / "metrics.csv", results / "bounds" / "mlp3_lr0.02.csv.gz"]
     before = {f: f.read_bytes() for f in files}
-    # Targets are relative to the working directory (-d), as Snakemake matches them against its rules.
-    snakemake(workdir, overrides, "results/smoke/summary.csv", "--forcerun", "train", "prepare_data")
+    snakemake(workdir, SMOKE, "results/smoke/claims.csv", "--forcerun", "train", "prepare_data")
     for path, content in before.items():
         assert path.read_bytes() == content, f"{path} changed on a rerun with the same config"
     assert gzip.decompress(before[files[-1]]).startswith(b"depth,lr,seed,epoch,dataset")
 
 
-def test_a_variant_name_never_overwrites_the_default(smoke):
-    workdir, overrides = smoke
-    plan = planned_rules(workdir, overrides + ["name=variant"])
+def test_a_new_name_never_touches_the_default(smoke):
+    workdir, _ = smoke
+    plan = planned_rules(workdir, SMOKE + ["name=variant"])
     assert plan["train"] == 8 and plan["prepare_data"] == 2
+
+
+def test_names_cannot_collide_with_a_companion(smoke):
+    """`name=smoke-unit` is an experiment of its own; the companion of smoke is smoke/unit, inside its folders."""
+    workdir, _ = smoke
+    plan = planned_rules(workdir, SMOKE + ["name=smoke-unit"])
+    assert plan["train"] == 8 and plan["prepare_data"] == 2
+    assert (workdir / "results" / "smoke" / "unit" / "runs").is_dir() and not (workdir / "results" / "smoke-unit").exists()
+
+
+def test_the_reference_of_smoke_is_committed():
+    """The reference this test compares with lives where the pipeline never writes."""
+    for table in ["summary.csv", "summary_by_setting.csv", "runs.csv", "claims.csv", "tightness.csv", "methods.csv",
+                  "radius_sweep.csv", "report.md"]:
+        assert (REPO / "reference" / "smoke" / table).is_file(), table
+
+
+# ---------------------------------------------------------------------------------------------- what each step reads
+
+
+def _recording_builder(log: set):
+    """Build job sections that record every field a step reads (including reads inside their methods)."""
+    from localregions.pipeline.steps import PartialSection, _section
+
+    def build(name, kind, values):
+        section = _section(name, kind, values)
+        if isinstance(section, PartialSection):
+            class RecordingPartial(PartialSection):
+                def __getattr__(self, field):
+                    log.add(f"{name}.{field}")
+                    return super().__getattr__(field)
+
+            object.__setattr__(section, "__class__", RecordingPartial)
+        elif hasattr(section, "__dataclass_fields__"):
+            fields = set(section.__dataclass_fields__)
+
+            def getattribute(self, attribute, _fields=fields):
+                if attribute in _fields:
+                    log.add(f"{name}.{attribute}")
+                return object.__getattribute__(self, attribute)
+
+            section.__class__ = type(f"Recording{type(section).__name__}", (type(section),), {"__getattribute__": getattribute})
+        else:
+            log.add(name)
+        return section
+
+    return build
+
+
+def _declared_fields(step: str) -> set[str]:
+    from localregions.pipeline.settings import Config
+    from localregions.pipeline.steps import STEPS
+
+    defaults = Config()
+    declared = set()
+    for entry in STEPS[step].reads:
+        section, _, key = entry.partition(".")
+        value = getattr(defaults, section)
+        if key or not hasattr(value, "__dataclass_fields__"):
+            declared.add(entry)
+        else:
+            declared |= {f"{section}.{field}" for field in value.__dataclass_fields__}
+    return declared
+
+
+def _recorded_specs(workdir) -> dict[str, dict]:
+    """One job spec per rule, exactly as Snakemake ran it (from its own record of the jobs)."""
+    import shlex
+
+    done = snakemake(workdir, SMOKE, "--detailed-summary")
+    specs = {}
+    for line in done.stdout.splitlines()[1:]:
+        columns = line.split("\t")
+        if len(columns) < 6 or "--job" not in columns[5]:
+            continue
+        words = shlex.split(columns[5])
+        spec = json.loads(words[words.index("--job") + 1])
+        if spec["experiment"] == "smoke":
+            specs.setdefault(columns[2], spec)
+    return specs
+
+
+def _redirected(spec: dict, target) -> dict:
+    """The spec with its outputs moved under ``target``: rerunning a step must not touch the run."""
+    def move(path):
+        return str(target / spec["step"] / path.replace("/", "_"))
+
+    spec["output"] = {key: [move(p) for p in value] if isinstance(value, list) else move(value)
+                      for key, value in spec["output"].items()}
+    return spec
+
+
+def test_every_step_reads_exactly_the_settings_it_declares(smoke, tmp_path, monkeypatch):
+    """The declared settings are a rule's rerun trigger: each must be read, and nothing else can be."""
+    import shutil
+
+    from localregions.pipeline.plan import plan_experiments
+    from localregions.pipeline.steps import STEPS, Job
+
+    workdir, _ = smoke
+    specs = _recorded_specs(workdir)
+    monkeypatch.chdir(workdir)
+    # The download step did not run here (MNIST was copied in): its spec from the planner, into a copy.
+    raw = tmp_path / "raw" / "MNIST"
+    shutil.copytree(workdir / "data" / "raw" / "MNIST", raw)
+    specs["download_mnist"] = json.loads(plan_experiments(SMOKE).main.job("download_mnist", {}, {"source": str(raw / "source.txt")}))
+    assert set(specs) == set(STEPS) - {"variant_claims"}  # variants: tests/test_sensitivity.py
+    unread = {}
+    for step, spec in specs.items():
+        log: set = set()
+        job = Job.from_spec(spec if step == "download_mnist" else _redirected(spec, tmp_path), section=_recording_builder(log))
+        STEPS[step].function(job)
+        declared = _declared_fields(step)
+        assert log <= declared, f"{step} read undeclared settings {sorted(log - declared)}"
+        if declared - log:
+            unread[step] = sorted(declared - log)
+    assert unread == {}, f"steps declare settings they never read (needless reruns): {unread}"

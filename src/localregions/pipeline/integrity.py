@@ -3,9 +3,11 @@
 * :func:`invalidate_broken_outputs`: a training job's folder whose files differ from its
   ``MANIFEST.json`` (a checkpoint truncated, deleted or changed after training), or a prepared
   point set whose size differs from its ``manifest.json``. Snakemake sees only that the output
-  exists; this check sees that it is wrong, and marks it out of date (its time stamp is set to
-  the epoch) so that Snakemake recomputes it and everything that depends on it. Only sizes are
-  checked here, which costs a directory listing; the steps that read the files check hashes.
+  exists; this check sees that it is wrong and removes it (it holds nothing usable), so that
+  Snakemake recomputes it and everything that depends on it -- in a dry run too, which then
+  shows the plan that a real run will follow. (Marking it old would not do: Snakemake 9 skips
+  a job whose inputs are newer but unchanged in content.) Only sizes are checked here, which
+  costs a directory listing; the steps that read the files check hashes.
 * :func:`remove_stale_products`: after a failed run, the report, comparison, figures and claims
   of the experiment whose inputs are now missing or newer than them (a failed job's outputs are
   removed by Snakemake; what was made from their earlier version must not stay looking current).
@@ -14,7 +16,7 @@
 from __future__ import annotations
 
 import json
-import os
+import shutil
 from pathlib import Path
 
 from ..experiment.storage import CorruptFileError, verify_manifest
@@ -51,7 +53,7 @@ def broken_outputs(plan) -> list[tuple[Path, str]]:
     """(output, why) for every existing output of the plan that fails its manifest."""
     broken = []
     for experiment in plan.experiments.values():
-        manifest = experiment.layout.manifest
+        manifest = experiment.data_layout.manifest
         if manifest.is_file():
             problem = _point_sets_problem(manifest)
             if problem:
@@ -64,21 +66,15 @@ def broken_outputs(plan) -> list[tuple[Path, str]]:
     return broken
 
 
-def _age_out(path: Path) -> None:
-    """Make ``path`` older than any input, so that Snakemake reruns the job that writes it."""
-    targets = [path]
-    if path.is_dir():
-        targets.append(path / ".snakemake_timestamp")
-    for target in targets:
-        if target.exists():
-            os.utime(target, (0, 0), follow_symlinks=False)
-
-
 def invalidate_broken_outputs(plan, warn) -> list[tuple[Path, str]]:
+    """Remove every broken output of the plan (a broken point set: its manifest), saying why."""
     broken = broken_outputs(plan)
     for path, problem in broken:
-        _age_out(path)
-        warn(f"{path} is not a complete output ({problem}): it will be recomputed, with what depends on it")
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+        warn(f"{path} is not a complete output ({problem}): removed, it will be recomputed with what depends on it")
     return broken
 
 

@@ -119,6 +119,12 @@ class Experiment:
     layout: Layout
     role: str = "main"  # "main", "companion" or "variant"
     companions: dict[str, "Experiment"] = field(default_factory=dict)
+    # Where its point sets live: its own folder, or its parent's when a variant leaves the data settings as they are.
+    data_layout: Layout | None = None
+
+    def __post_init__(self) -> None:
+        if self.data_layout is None:
+            self.data_layout = self.layout
 
     @property
     def scale(self) -> str:
@@ -158,7 +164,7 @@ class Experiment:
 
     # ------------------------------------------------------------------ files
     def point_sets(self, datasets=None) -> list[str]:
-        return [str(self.layout.point_set(d)) for d in (datasets or DATASET_NAMES)]
+        return [str(self.data_layout.point_set(d)) for d in (datasets or DATASET_NAMES)]
 
     def runs_dirs(self) -> list[str]:
         return [str(self.layout.runs_dir(m, lr)) for m, lr in self.grid_settings()]
@@ -220,13 +226,12 @@ class Experiment:
 
     def inputs(self, step: str, model: str | None = None, lr: str | None = None) -> dict:
         """The files one job of ``step`` reads, by name (the rule's ``input``)."""
-        layout = self.layout
-        sets = {"sets": self.point_sets(), "manifest": str(layout.manifest)}
+        layout, data = self.layout, self.data_layout
+        sets = {"sets": self.point_sets(), "manifest": str(data.manifest)}
         if step == "prepare_data":
             return {"mnist": [str(layout.mnist_file(f)) for f in MNIST_RAW_FILES], "source": str(layout.mnist_source)}
         if step == "train":
-            return {"train": str(layout.point_set("train")), "test": str(layout.point_set("test")),
-                    "manifest": str(layout.manifest)}
+            return {"train": str(data.point_set("train")), "test": str(data.point_set("test")), "manifest": str(data.manifest)}
         if step in ("bounds", "tightness", "methods"):
             return {"runs": str(layout.runs_dir(model, lr)), **sets}
         if step == "aggregate":
@@ -284,27 +289,39 @@ class Experiment:
 
     # ------------------------------------------------------------------ job specs
     def section_values(self, step: str, model: str | None = None) -> dict:
-        values = {}
-        for section in STEPS[step].reads:
+        """The settings ``step`` declared: whole sections, or single fields (``"bounds.norm"``)."""
+        values: dict = {}
+        for entry in STEPS[step].reads:
+            section, _, key = entry.partition(".")
             if section == "model":
                 values["model"] = _json(self.models[model]) if model is not None else {
                     name: _json(config) for name, config in self.models.items()}
+            elif key:
+                values.setdefault(section, {})[key] = _json(getattr(getattr(self.settings, section), key))
             else:
                 values[section] = _json(getattr(self.settings, section))
         return values
 
-    def job(self, step: str, input: dict, output: dict, *, model: str | None = None, lr: str | None = None) -> str:
-        """The spec of one job, as JSON text: what the step reads and where it reads and writes."""
+    def _run(self, step: str, model: str | None, lr: str | None) -> dict:
         run = self.run_info(step)
         if model is not None:
             run.update({"model": model, "depth": self.depth(model), "lr": self.lr_of(lr),
                         "seeds": list(self.settings.grid.seeds)})
+        return run
+
+    def job_settings(self, step: str, *, model: str | None = None, lr: str | None = None) -> str:
+        """What one job of ``step`` reads besides files (its settings and its run), as JSON: the rule's rerun trigger."""
+        return json.dumps({"settings": self.section_values(step, model), "run": self._run(step, model, lr),
+                           "scale": self.scale}, sort_keys=True)
+
+    def job(self, step: str, input: dict, output: dict, *, model: str | None = None, lr: str | None = None) -> str:
+        """The spec of one job, as JSON text: what the step reads and where it reads and writes."""
         spec = {
             "step": step,
             "experiment": self.id,
             "scale": self.scale,
             "settings": self.section_values(step, model),
-            "run": run,
+            "run": self._run(step, model, lr),
             "input": {key: _paths(value) for key, value in input.items()},
             "output": {key: _paths(value) for key, value in output.items()},
         }
@@ -372,7 +389,10 @@ def plan_experiments(overrides) -> Plan:
         extra = list(extra)
         _shared_keys_untouched(variant, extra)
         child = _compose(f"{main.id}/{variant}", overrides + extra + ["variants={}"], "variant")
-        # A variant is only trained, bounded and judged; its parent draws and reports.
+        # A variant is only trained, bounded and judged; its parent draws and reports. It uses its
+        # parent's point sets unless it changes how they are made.
+        if asdict(child.settings.data) == asdict(main.settings.data):
+            child.data_layout = main.layout
         experiments[child.id] = child
         variants.append(child)
     main._variants = variants  # type: ignore[attr-defined]

@@ -1,6 +1,7 @@
 """The steps of the pipeline, one function per Snakemake rule, each fed only by its job spec.
 
-A step gets a :class:`Job`: the settings sections it declared (``@step(reads=...)``), the run it
+A step gets a :class:`Job`: the settings it declared (``@step(...)``: whole sections such as
+``"train"`` or single keys such as ``"bounds.norm"``), the run it
 covers and the input and output paths of its rule. It reads nothing else and writes exactly its
 outputs, atomically. What a step declares is what the planner puts into the rule's params, so
 Snakemake reruns a step exactly when something it reads changes (a test records what every step
@@ -22,7 +23,7 @@ from types import SimpleNamespace
 
 from ..vocabulary import run_id
 
-__all__ = ["Job", "Step", "STEPS", "step", "run_job", "ALL_SECTIONS"]
+__all__ = ["Job", "Step", "STEPS", "step", "run_job", "resolve_device", "ALL_SECTIONS"]
 
 log = logging.getLogger(__name__)
 
@@ -71,21 +72,47 @@ class Job:
     output: dict
 
     @classmethod
-    def from_spec(cls, spec: dict) -> "Job":
+    def from_spec(cls, spec: dict, section=None) -> "Job":
+        """The job a spec describes. ``section(name, kind, values)`` builds each section (tests record reads)."""
         types = _section_types()
+        build = section or _section
         sections = {}
         for name, value in spec["settings"].items():
             kind = types.get(name)
-            if name == "model" and "model" in spec["run"]:
-                sections[name] = types["model"](**value)
-            elif name == "model":
-                sections[name] = {model: types["model"](**config) for model, config in value.items()}
-            elif kind is not None and hasattr(kind, "__dataclass_fields__"):
-                sections[name] = kind(**value)
+            if name == "model" and "model" not in spec["run"]:
+                sections[name] = {model: build(name, kind, config) for model, config in value.items()}
             else:
-                sections[name] = value
+                sections[name] = build(name, kind, value)
         return cls(spec["step"], spec["experiment"], spec["scale"], SimpleNamespace(**sections), dict(spec["run"]),
                    dict(spec["input"]), dict(spec["output"]))
+
+
+class PartialSection:
+    """The fields of a settings section that a step declared, and no others (reading another is an error)."""
+
+    def __init__(self, name: str, values: dict):
+        object.__setattr__(self, "_name", name)
+        object.__setattr__(self, "_values", dict(values))
+
+    def __getattr__(self, field: str):
+        values = object.__getattribute__(self, "_values")
+        if field in values:
+            return values[field]
+        name = object.__getattribute__(self, "_name")
+        raise AttributeError(f"{name}.{field} is not among the settings this step declared ({name}.{', '.join(values)}); "
+                             "declare it in @step(...) so that changing it reruns the step")
+
+    def __setattr__(self, field, value):
+        raise AttributeError("settings are read-only")
+
+
+def _section(name: str, kind, values):
+    """A whole section as its dataclass (validated again), a part of one as a :class:`PartialSection`."""
+    if kind is None or not hasattr(kind, "__dataclass_fields__"):
+        return values
+    if set(values) == set(kind.__dataclass_fields__):
+        return kind(**values)
+    return PartialSection(name, values)
 
 
 def run_job(spec: dict) -> None:
@@ -100,15 +127,23 @@ def run_job(spec: dict) -> None:
 # ---------------------------------------------------------------------------------------------- helpers
 
 
+def resolve_device(name: str):
+    """``auto`` picks CUDA when a GPU is visible, the CPU otherwise; ``cuda`` without a GPU is an error."""
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("runtime.device is 'cuda' but torch sees no CUDA device; use 'auto' or 'cpu'")
+    return torch.device(name)
+
+
 def _device(runtime):
+    """The job's device, with torch limited to ``runtime.threads`` threads (fixed sums, byte-identical CSVs)."""
     import torch
 
     torch.set_num_threads(runtime.threads)
-    if runtime.device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if runtime.device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("runtime.device is 'cuda' but torch sees no CUDA device; use 'auto' or 'cpu'")
-    return torch.device(runtime.device)
+    return resolve_device(runtime.device)
 
 
 def _point_sets(job: Job, limit: int | None, device=None) -> dict:
@@ -149,7 +184,7 @@ def _ends(paths: list[Path]) -> list[Path]:
 # ---------------------------------------------------------------------------------------------- raw -> processed
 
 
-@step("data")
+@step("data.mnist_dir", "data.sources")
 def download_mnist(job: Job) -> None:
     from ..experiment.mnist import fetch_mnist
     from ..experiment.storage import write_text
@@ -163,21 +198,25 @@ def download_mnist(job: Job) -> None:
         write_text(source + "\n", job.output["source"])
 
 
-@step("data")
+@step("data.digits", "data.per_class", "data.seed", "data.pool", "data.scale", "data.random_points",
+      "data.random_draw")
 def prepare_data(job: Job) -> None:
     from ..experiment.point_sets import prepare_point_sets
+    from ..experiment.specs import PointSetSpec
 
     source = Path(job.input["source"]).read_text().strip()
     raw_root = Path(job.input["source"]).parent.parent
-    manifest = prepare_point_sets(raw_root, Path(job.output["manifest"]).parent, job.settings.data.point_set_spec(),
-                                  source=source)
+    data = job.settings.data
+    spec = PointSetSpec(digits=list(data.digits), per_class=data.per_class, seed=data.seed, pool=data.pool,
+                        scale=data.scale, random_points=data.random_points, random_draw=data.random_draw)
+    manifest = prepare_point_sets(raw_root, Path(job.output["manifest"]).parent, spec, source=source)
     log.info("prepared %s", ", ".join(sorted(manifest["datasets"])))
 
 
 # ---------------------------------------------------------------------------------------------- processed -> checkpoints
 
 
-@step("model", "optim", "train", "runtime")
+@step("model", "optim.momentum", "train", "runtime")
 def train(job: Job) -> None:
     from ..experiment.point_sets import load_point_set
     from ..experiment.storage import atomic_directory, file_manifest, write_csv, write_json
@@ -276,7 +315,7 @@ def aggregate(job: Job) -> None:
     log.info("aggregated %d runs (%d not ok)", len(runs), int((runs["status"] != "ok").sum()))
 
 
-@step("bounds")
+@step("bounds.radius", "bounds.norm")
 def claims(job: Job) -> None:
     from ..experiment.storage import read_csv, write_csv
     from ..reporting.verdicts import claims_table
@@ -308,7 +347,8 @@ def variant_claims(job: Job) -> None:
 # ---------------------------------------------------------------------------------------------- per ball: tightness, methods, sweep
 
 
-@step("bounds", "tightness", "runtime")
+@step("bounds.norm", "bounds.datasets", "tightness.points", "tightness.samples", "tightness.max_regions",
+      "tightness.radii", "runtime")
 def tightness(job: Job) -> None:
     import pandas as pd
 
@@ -355,7 +395,8 @@ def tightness_table(job: Job) -> None:
     write_csv(table, job.output["table"])
 
 
-@step("bounds", "methods", "runtime")
+@step("bounds.norm", "bounds.datasets", "methods.methods", "methods.points", "methods.lp_points", "methods.radii",
+      "methods.complexity_directions", "runtime")
 def methods(job: Job) -> None:
     import pandas as pd
 
@@ -396,7 +437,8 @@ def methods_table(job: Job) -> None:
     write_csv(pd.concat([read_csv(part) for part in job.input["timings"]], ignore_index=True), job.output["timing"])
 
 
-@step("bounds", "sweep", "runtime")
+@step("bounds.norm", "bounds.datasets", "bounds.points_per_set", "bounds.chunk_size", "bounds.memory_budget_mb",
+      "sweep.radii", "runtime")
 def radius_sweep(job: Job) -> None:
     """Algorithm 1 over ``sweep.radii`` for every run of the grid, at its first and last bound epochs."""
     import pandas as pd
@@ -420,7 +462,7 @@ def radius_sweep(job: Job) -> None:
                 for dataset, points in sets.items():
                     for radius in job.settings.sweep.radii:
                         unstable = local_region_bound(model, points, radius, norm=settings.norm, chunk_size=settings.chunk_size,
-                                                      memory_budget_bytes=settings.memory_budget_bytes).unstable
+                                                      memory_budget_bytes=settings.memory_budget_mb * 2**20).unstable
                         rows.append(sweep_rows(key={**key, "dataset": dataset}, unstable=unstable, radius=radius,
                                                norm=settings.norm))
         log.info("radius sweep: %s_lr%s done", setting["model"], setting["lr"])
@@ -430,14 +472,14 @@ def radius_sweep(job: Job) -> None:
 # ---------------------------------------------------------------------------------------------- summaries -> figures, comparison, report
 
 
-@step("bounds")
+@step("bounds.radius", "bounds.norm")
 def figures(job: Job) -> None:
     from ..reporting.figures import draw_figures
 
     draw_figures(job.input, job.output, radius=job.settings.bounds.radius, norm=job.settings.bounds.norm)
 
 
-@step("reference")
+@step("reference.rtol", "reference.atol")
 def compare(job: Job) -> None:
     from ..reporting.comparison import compare_with_reference
 

@@ -12,6 +12,7 @@ passes.
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,9 +70,11 @@ def compare_tables(fresh, reference, *, rtol: float, atol: float) -> tuple[bool,
             x, y = a.to_numpy(dtype=np.float64, na_value=np.nan), b.to_numpy(dtype=np.float64, na_value=np.nan)
             both_nan = np.isnan(x) & np.isnan(y)
             same_inf = np.isinf(x) & np.isinf(y) & (np.sign(x) == np.sign(y))
+            one_nan = np.isnan(x) != np.isnan(y)  # a number against NaN: as far apart as can be, not NaN apart
             with np.errstate(invalid="ignore"):
-                diff = np.where(both_nan | same_inf, 0.0, np.abs(x - y))
-                rel = np.where(diff == 0, 0.0, diff / np.maximum(np.abs(y), np.finfo(float).tiny))
+                diff = np.where(both_nan | same_inf, 0.0, np.where(one_nan, np.inf, np.abs(x - y)))
+                rel = np.where(diff == 0, 0.0, np.where(np.isfinite(diff),
+                                                        diff / np.maximum(np.abs(y), np.finfo(float).tiny), np.inf))
             bad = ~(diff <= atol + rtol * np.abs(np.where(np.isfinite(y), y, 0.0)))
             bad &= ~(both_nan | same_inf)
             entry = {"column": column, "max_abs": float(np.nanmax(diff)) if len(diff) else 0.0,
@@ -194,11 +197,16 @@ def refresh_reference(experiment) -> list[Path]:
         raise RuntimeError(f"cannot refresh the reference of {experiment.id}: {stale[0]} is older than the tables; "
                            "rerun the pipeline to the end first")
     copied = []
-    for source in tables + [layout.report]:
+    for source in tables:
         target = layout.reference_table(source)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, target)
         copied.append(target)
+    # The report links its figures relative to results/<name>/; in the reference they sit in figures/.
+    links = os.path.relpath(layout.figures, layout.results) + "/"
+    target = layout.reference_table(layout.report)
+    target.write_text(layout.report.read_text().replace(f"]({links}", "](figures/"))
+    copied.append(target)
     for source in products[1:]:
         target = layout.reference_figure(source)
         target.parent.mkdir(parents=True, exist_ok=True)

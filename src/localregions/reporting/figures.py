@@ -501,9 +501,10 @@ def methods_figure(methods: pd.DataFrame, tightness: pd.DataFrame | None = None)
     methods : pandas.DataFrame
         ``methods.csv``: one row per (ball, method) with ``unstable``.
     tightness : pandas.DataFrame, optional
-        ``tightness.csv``; where given, balls with a complete exact count are placed at
-        log2(exact count) on the x axis. Without it (or for balls without a count) the x axis is
-        Algorithm 1's C.
+        ``tightness.csv``; where given, the balls of a panel with a complete exact count are placed
+        at log2(exact count) on the x axis (its balls without one are left out). A panel none of
+        whose balls has a count (all past the budget, or not counted at that radius), and every
+        panel without ``tightness``, has Algorithm 1's C on the x axis instead.
 
     Returns
     -------
@@ -515,23 +516,33 @@ def methods_figure(methods: pd.DataFrame, tightness: pd.DataFrame | None = None)
     _require_columns(methods, ["scale", "depth", "lr", "seed", "epoch", "dataset", "point", "radius", "method",
                                "unstable"], "methods")
     keys = ["scale", "depth", "lr", "seed", "epoch", "dataset", "point", "radius"]
-    frame = methods.copy()
-    x_label = "C of Algorithm 1"
-    if tightness is not None and not tightness.empty:
+    exact_label = "log$_2$ of the exact number of regions in the ball"
+    alg1 = methods[methods["method"] == "alg1"][keys + ["unstable"]].rename(columns={"unstable": "_alg1"})
+    frame = methods.merge(alg1, on=keys, how="left")
+    counted = tightness is not None and not tightness.empty
+    if counted:
         done = tightness[_as_bool(tightness["exact_complete"])]
-        exact = done[keys + ["exact_count"]].assign(_x=np.log2(pd.to_numeric(done["exact_count"]).astype(float)))
-        frame = frame.merge(exact[keys + ["_x"]], on=keys, how="inner")
-        x_label = "log$_2$ of the exact number of regions in the ball"
+        exact = done[keys].assign(_exact=np.log2(pd.to_numeric(done["exact_count"]).astype(float)))
+        frame = frame.merge(exact, on=keys, how="left")
     else:
-        alg1 = frame[frame["method"] == "alg1"][keys + ["unstable"]].rename(columns={"unstable": "_x"})
-        frame = frame.merge(alg1, on=keys, how="inner")
-    if frame.empty:
-        raise ValueError("methods has no balls to draw (no exact counts on its balls?)")
-    panels = _ball_panels(frame)
-    fig, axes_list = _panel_grid(len(panels))
-    for index, (scale, radius) in enumerate(panels):
-        axes = axes_list[index]
+        frame = frame.assign(_exact=np.nan)
+    # Per (scale, radius): the balls with an exact count at log2 of it; a panel without any count (every
+    # ball past the budget, or no count at that radius) falls back to Algorithm 1's C rather than vanishing.
+    drawn = []
+    for scale, radius in _ball_panels(frame):
         panel = frame[(frame["scale"] == scale) & np.isclose(frame["radius"], radius, rtol=1e-9, atol=0.0)]
+        if panel["_exact"].notna().any():
+            panel, x_label = panel[panel["_exact"].notna()].assign(_x=lambda f: f["_exact"]), exact_label
+        else:
+            panel = panel[panel["_alg1"].notna()].assign(_x=lambda f: f["_alg1"])
+            x_label = "C of Algorithm 1" + (" (no exact counts here)" if counted else "")
+        if not panel.empty:
+            drawn.append((scale, radius, panel, x_label))
+    if not drawn:
+        raise ValueError("methods has no balls to draw (no exact counts and no Algorithm 1 rows?)")
+    fig, axes_list = _panel_grid(len(drawn))
+    for index, (scale, radius, panel, x_label) in enumerate(drawn):
+        axes = axes_list[index]
         for method, style in METHOD_STYLE.items():
             rows = panel[panel["method"] == method]
             if rows.empty:
@@ -598,8 +609,7 @@ def variant_claims_figure(variant_claims: pd.DataFrame) -> Figure:
                 axes.text(c, r, "×", ha="center", va="center", fontsize=12, color="black")
     from matplotlib.colors import ListedColormap
 
-    cmap = ListedColormap(list(VERDICT_COLOURS.values()))
-    cmap.set_bad("0.85")
+    cmap = ListedColormap(list(VERDICT_COLOURS.values())).with_extremes(bad="0.85")
     axes.imshow(np.ma.masked_invalid(grid), cmap=cmap, vmin=-0.5, vmax=len(VERDICT_COLOURS) - 0.5, aspect="auto")
     axes.set_yticks(range(len(variants)), variants)
     axes.set_xticks(range(len(columns)), [f"({c}) d{d} lr {lr:g}" for c, d, lr in columns], rotation=90)
@@ -664,9 +674,10 @@ def draw_figures(inputs: dict, outputs: dict, *, radius: float, norm: str | None
     draw["methods"] = lambda: methods_figure(tables["methods"], tables.get("tightness"))
     draw["variant_claims"] = lambda: variant_claims_figure(tables["variant_claims"])
     stems = list(dict.fromkeys(Path(path).with_suffix("") for path in outputs["figures"]))
+    unknown = [stem.name for stem in stems if stem.name not in draw]
+    if unknown:  # before drawing any, so that a misnamed output leaves no half-written set of figures
+        raise ValueError(f"no figure is named {unknown[0]!r}; the figures are {sorted(draw)}")
     written = []
     for stem in stems:
-        if stem.name not in draw:
-            raise ValueError(f"no figure is named {stem.name!r}; the figures are {sorted(draw)}")
         written += save_figure(draw[stem.name](), stem)
     return written

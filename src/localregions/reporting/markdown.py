@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..experiment.tables import radius_sweep_summary, tightness_summary
-from ..vocabulary import DATASET_LABELS, format_lr
+from ..vocabulary import DATASET_LABELS, format_lr, run_id
 from .verdicts import trained_summary
 
 __all__ = ["build_report", "write_report", "markdown_table", "number"]
@@ -32,8 +32,10 @@ FIGURE_CAPTIONS = {
 }
 
 
+# Bound epochs spanning more than this factor (long training) get the phases section.
+LONG_TRAINING_SPAN = 50.0
 # The order in which the report prints the settings (the schema's order).
-SETTINGS_ORDER = ("name", "results_dir", "figures_dir", "variants", "data", "model", "optim", "train", "grid", "bounds",
+SETTINGS_ORDER = ("name", "results_dir", "figures_dir", "variants", "data", "model", "optim", "train", "bounds", "grid",
                   "tightness", "sweep", "methods", "reference", "runtime")
 
 
@@ -125,6 +127,10 @@ def _tightness_section(tightness: pd.DataFrame | None) -> str:
     return "\n".join(lines)
 
 
+# The order of the methods in tables: the paper's first, then tighter, then the sampled estimate.
+METHOD_ORDER = ("alg1", "ibp", "crown", "lp", "local_complexity")
+
+
 def _methods_section(methods: pd.DataFrame | None, timing: pd.DataFrame | None, tightness: pd.DataFrame | None) -> str:
     lines = ["## Tighter bounds: how much of C is Algorithm 1's slack", ""]
     if methods is None:
@@ -133,40 +139,38 @@ def _methods_section(methods: pd.DataFrame | None, timing: pd.DataFrame | None, 
         "On the same balls: C of Algorithm 1 (the paper's), interval bound propagation (IBP), CROWN (backward linear "
         "relaxation) and LP (per-neuron convex programs over the triangle relaxation; on fewer balls), all sound; and "
         "the local complexity of Humayun, Balestriero & Baraniuk (2024), the neurons seen to change sign among the "
-        "vertices of a random cross-polytope in the ball, a **lower estimate** of the neurons that do. *Removed*: the "
-        "share of Algorithm 1's C that the method proves stable, on the same balls. Times are per 1,000 balls on this "
-        "machine, one thread (from `methods_timing.csv`, which differs run to run).",
+        "vertices of a random cross-polytope in the ball, a **lower estimate** of the neurons that do (not a bound). "
+        "Every method is compared with Algorithm 1 *on its own balls*: *removed* is the share of Algorithm 1's C there "
+        "that the method proves stable (negative: looser). *log2 exact* is the mean log2 of the exact count over its "
+        "balls whose count finished (a sound method's C cannot be below it on a ball). Times: seconds per 1,000 "
+        "balls on the machine of this run, one thread (`methods_timing.csv`, the one table that differs run to run).",
         "",
     ]
-    alg1 = methods[methods["method"] == "alg1"]
     keys = ["scale", "depth", "lr", "seed", "epoch", "dataset", "point", "radius"]
+    alg1 = methods[methods["method"] == "alg1"][keys + ["unstable"]]
+    exact = None
+    if tightness is not None:
+        done = tightness[tightness["exact_complete"].astype(str).str.lower().isin(["true", "1"])]
+        exact = done[keys].assign(log2_exact=np.log2(pd.to_numeric(done["exact_count"]).astype(float)))
     rows = []
-    order = {m: i for i, m in enumerate(["alg1", "ibp", "crown", "lp", "local_complexity"])}
-    grouped = methods.groupby(["scale", "radius", "method"], sort=False)
-    for (scale, radius, method), part in sorted(grouped, key=lambda g: (g[0][0], g[0][1], order.get(g[0][2], 9))):
-        paired = part.merge(alg1[keys + ["unstable"]], on=keys, suffixes=("", "_alg1"))
+    order = {m: i for i, m in enumerate(METHOD_ORDER)}
+    groups = methods.groupby(["scale", "radius", "method"], sort=False)
+    for (scale, radius, method), part in sorted(groups, key=lambda g: (g[0][0], g[0][1], order.get(g[0][2], 9))):
+        paired = part.merge(alg1, on=keys, suffixes=("", "_alg1"))
         total = paired["unstable_alg1"].sum()
-        removed = 1 - paired["unstable"].sum() / total if total > 0 else float("nan")
+        removed = "-" if method in ("alg1", "local_complexity") or total == 0 else _share(1 - paired["unstable"].sum() / total)
+        counted = part.merge(exact, on=keys) if exact is not None else part.iloc[:0].assign(log2_exact=np.nan)
         seconds = np.nan
         if timing is not None:
             t = timing[(timing["scale"] == scale) & np.isclose(timing["radius"], radius) & (timing["method"] == method)]
             seconds = t["seconds"].sum() / t["balls"].sum() * 1000 if len(t) and t["balls"].sum() else np.nan
         rows.append([scale, number(radius), method, str(len(part)), number(part["unstable"].mean(), 3),
-                     _share((part["unstable"] == 0).mean()), _share(removed) if method != "alg1" else "-",
-                     number(seconds, 3)])
-    lines.append(markdown_table(["scale", "radius", "method", "balls", "mean C", "C = 0 (single region)",
-                                 "removed of Algorithm 1's C", "s per 1,000 balls"], rows))
-    if tightness is not None:
-        done = tightness[tightness["exact_complete"].astype(str).str.lower().isin(["true", "1"])]
-        joined = methods.merge(done[keys + ["exact_count"]], on=keys)
-        if len(joined):
-            joined = joined.assign(log2_exact=np.log2(pd.to_numeric(joined["exact_count"]).astype(float)))
-            gaps = joined.groupby(["scale", "radius", "method"])[["unstable", "log2_exact"]].mean().reset_index()
-            lines += ["", "On the balls whose exact count finished, mean C beside the mean log2 of the exact count "
-                      "(a sound method can come down to it, not below):", ""]
-            lines.append(markdown_table(["scale", "radius", "method", "mean C", "mean log2 exact"],
-                                        [[r.scale, number(r.radius), r.method, number(r.unstable, 3), number(r.log2_exact, 3)]
-                                         for r in gaps.itertuples(index=False)]))
+                     number(paired["unstable_alg1"].mean(), 3), _share((part["unstable"] == 0).mean()), removed,
+                     f"{number(counted['unstable'].mean(), 3)} / {number(counted['log2_exact'].mean(), 3)} "
+                     f"({len(counted)})" if len(counted) else "-", number(seconds, 3)])
+    lines.append(markdown_table(["scale", "radius", "method", "balls", "mean C", "Algorithm 1's mean C, same balls",
+                                 "C = 0 (single region)", "removed", "mean C / log2 exact (balls counted)",
+                                 "s per 1,000 balls"], rows))
     return "\n".join(lines)
 
 
@@ -189,12 +193,87 @@ def _radius_sweep_section(sweep: pd.DataFrame | None, primary_radius: float) -> 
     return "\n".join(lines)
 
 
-def _variants_section(variant_claims: pd.DataFrame | None) -> str:
+def _phases_section(usable: pd.DataFrame, radius: float, norm: str | None) -> str:
+    """For long training only: the change over each phase of training, per curve and set."""
+    from .phases import phase_boundaries, phase_changes
+
+    epochs = sorted(int(e) for e in usable["epoch"].unique() if e > 0)
+    if len(epochs) < 2 or epochs[-1] / epochs[0] <= LONG_TRAINING_SPAN:
+        return ""
+    table = phase_changes(usable, radius=radius, norm=norm)
+    cuts = phase_boundaries(epochs)
+    lines = ["## Long training in phases", "",
+             f"The trajectory is cut at epochs {', '.join(map(str, cuts))} by a rule fixed before looking (the first "
+             "bound epoch, the end of the paper's 20 epochs, the checkpoint nearest the geometric middle of the rest, "
+             "the last epoch; `localregions.reporting.phases`). Each cell: the change over the phase, mean over "
+             "seeds with its 95% interval, and **rises** / **falls** where that interval clears zero after Holm's "
+             "correction over the sets and phases of the curve in that setting (else *flat*). A descent, an ascent "
+             "and a second descent (Humayun et al. 2024) would read *falls*, *rises*, *falls*.", ""]
+    phases = list(dict.fromkeys(table["phase"]))
+    for column, unit in (("log2_mean_bound", "bits"), ("mean_boundary_distance", "distance"),
+                         ("single_region_points", "points")):
+        part = table[table["column"] == column]
+        # The report's order: depths increasing, lrs decreasing, the sets as the paper lists them.
+        order = {name: index for index, name in enumerate(DATASET_LABELS)}
+        part = part.assign(_lr=-part["lr"], _set=part["dataset"].map(order)).sort_values(
+            ["depth", "_lr", "_set"], kind="mergesort")
+        rows = []
+        for (depth, lr, dataset), group in part.groupby(["depth", "lr", "dataset"], sort=False):
+            cells = {r.phase: f"{'**' + r.direction + '**' if r.direction != 'flat' else '*flat*'} {number(r.effect, 3)} "
+                     f"[{number(r.ci_low, 3)}, {number(r.ci_high, 3)}]" for r in group.itertuples(index=False)}
+            rows.append([str(depth), format_lr(lr), DATASET_LABELS.get(dataset, dataset)] + [cells.get(p, "") for p in phases])
+        lines += [f"### `{column}` ({unit})", "", markdown_table(["depth", "lr", "set"] + [f"epochs {p}" for p in phases],
+                                                                  rows), ""]
+    return "\n".join(lines).rstrip("\n")
+
+
+def _effect_text(row, part: int) -> str:
+    name = row[f"part{part}"]
+    if not isinstance(name, str) or not name:
+        return ""
+    return (f"{name} {'holds' if row[f'part{part}_holds'] in (True, 'True') else 'does not hold'}: weakest "
+            f"{row[f'part{part}_weakest']} {number(row[f'part{part}_effect'], 3)} "
+            f"[{number(row[f'part{part}_ci_low'], 3)}, {number(row[f'part{part}_ci_high'], 3)}] {row['unit']}")
+
+
+def _variants_section(variant_claims: pd.DataFrame | None, baseline: pd.DataFrame | None) -> str:
+    """Which unspecified choices flip which claims, against this experiment's own (default) verdicts."""
     if variant_claims is None:
         return ""
-    from .claims_markdown import variants_section
-
-    return variants_section(variant_claims)
+    lines = ["## Which of the paper's silences decide its claims", "",
+             "Each variant changes one choice the paper leaves unsaid and reruns the whole grid (10 seeds per setting); "
+             "verdicts on the paper's trajectory (epochs 2-20), decided over the seeds as above. A flip is a verdict "
+             "that differs from this experiment's own, which uses the defaults of every other choice.", ""]
+    paper = variant_claims[variant_claims["trajectory"] == "paper"] if "trajectory" in variant_claims else variant_claims
+    base = baseline[baseline["trajectory"] == "paper"] if baseline is not None and "trajectory" in baseline else baseline
+    keys = ["depth", "lr", "claim"]
+    base_verdict = ({tuple(k): v for k, v in zip(base[keys].itertuples(index=False), base["verdict"])}
+                    if base is not None else {})
+    summary_rows, sentences = [], []
+    for variant, rows in paper.groupby("variant", sort=False):
+        flips = []
+        for row in rows.to_dict("records"):
+            before = base_verdict.get((row["depth"], row["lr"], row["claim"]))
+            if before is not None and before != row["verdict"]:
+                flips.append(row | {"before": before})
+        counts = rows.drop_duplicates(["depth", "lr"])
+        failed = int(counts.get("runs_diverged", pd.Series(0)).sum() + counts.get("runs_collapsed", pd.Series(0)).sum())
+        summary_rows.append([variant, f"`{rows['overrides'].iloc[0]}`", str(int(counts.get("runs_ok", pd.Series(0)).sum())),
+                             str(failed), str(len(flips)), str(len(rows))])
+        for flip in flips:
+            effects = "; ".join(t for t in (_effect_text(flip, 1), _effect_text(flip, 2)) if t)
+            sentences.append(f"- **{variant}**: ({flip['claim']}) at depth {flip['depth']}, lr {format_lr(flip['lr'])} "
+                             f"goes from *{flip['before']}* to *{flip['verdict']}* ({effects}).")
+    lines.append(markdown_table(["variant", "overrides", "runs trained", "runs diverged or collapsed",
+                                 "verdicts that flip", "verdicts"], summary_rows))
+    lines += ["", "The flips, with the weakest test of each part (mean over seeds, 95% interval):", ""]
+    lines += sentences or ["No variant changes any verdict."]
+    missing = paper.groupby(["variant"]).size()
+    expected = len(base_verdict)
+    short = [f"{v} ({n} of {expected})" for v, n in missing.items() if expected and n < expected]
+    if short:
+        lines += ["", "Variants with settings left undecided (fewer than two runs trained there): " + ", ".join(short) + "."]
+    return "\n".join(lines)
 
 
 def build_report(
@@ -212,18 +291,19 @@ def build_report(
     methods: pd.DataFrame | None = None,
     methods_timing: pd.DataFrame | None = None,
     variant_claims: pd.DataFrame | None = None,
+    baseline_claims: pd.DataFrame | None = None,
 ) -> str:
     """The Markdown of ``results/<name>/report.md``, from the pipeline's tables.
 
     Optional tables are None when their study was not run (the report says so); the claims are
     decided on ``summary`` (per seed) over the runs that trained.
     """
-    from .claims_markdown import claims_section
+    from .claims_markdown import TESTS_HEADING, claims_section
 
     if not name:
         raise ValueError("name must not be empty")
-    left_out = [f"{row.model}_lr{format_lr(row.lr)}_seed{int(row.seed)} ({row.status})"
-                for row in runs.itertuples(index=False) if row.status != "ok"]
+    left_out = {run_id(row.model, row.lr, row.seed): row.status for row in runs.itertuples(index=False)
+                if row.status != "ok"}
     usable = trained_summary(summary, runs)
     parts = [
         f"# Reproduction report: {name}",
@@ -239,12 +319,21 @@ def build_report(
     parts += ["## Settings", "", "```yaml", settings_yaml.rstrip("\n"), "```", "", _runs_section(runs), "",
               "## Figures", ""]
     parts += [f"- [{caption}]({path})" for caption, path in figure_paths.items()] or ["No figures were drawn."]
-    parts += ["", claims_section(usable, radius=radius, norm=norm, runs_left_out=left_out or None), "",
+    # The verdicts and their rules here; the hundreds of lines of tests behind them at the end.
+    claims_text = claims_section(usable, radius=radius, norm=norm, runs_left_out=left_out or None)
+    verdicts, _, tests = claims_text.partition(TESTS_HEADING)
+    parts += ["", verdicts.rstrip("\n")]
+    phases = _phases_section(usable, radius, norm)
+    if phases:
+        parts += ["", phases]
+    parts += ["",
               _tightness_section(tightness), "", _methods_section(methods, methods_timing, tightness), "",
               _radius_sweep_section(radius_sweep, radius)]
-    variants = _variants_section(variant_claims)
+    variants = _variants_section(variant_claims, baseline_claims)
     if variants:
         parts += ["", variants]
+    if tests:
+        parts += ["", "## Appendix: the tests behind the verdicts", tests.rstrip("\n")]
     return "\n".join(parts).rstrip("\n") + "\n"
 
 
@@ -255,7 +344,7 @@ def _caption(stem: str) -> str:
 
 
 def settings_text(settings) -> str:
-    """The settings a job received, as YAML (dataclasses as mappings; per-model settings under ``model``)."""
+    """The settings a job received, as YAML in the schema's order (per-model settings under ``models``)."""
     import dataclasses
 
     import yaml
@@ -281,7 +370,7 @@ def write_report(job) -> None:
 
     inputs, output = job.input, Path(job.output["report"])
     optional = {name: read_csv(inputs[name]) if name in inputs else None
-                for name in ("tightness", "radius_sweep", "methods", "variant_claims")}
+                for name in ("tightness", "radius_sweep", "methods", "variant_claims", "baseline_claims")}
     figures = {}
     for stem in job.run["figures"]:
         png = next(path for path in inputs["figures"] if Path(path).name == f"{stem}.png")

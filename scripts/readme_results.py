@@ -1,0 +1,190 @@
+"""The README's Results, generated from the committed reference tables (never typed by hand).
+
+    .venv/bin/python scripts/readme_results.py            # print the block
+    .venv/bin/python scripts/readme_results.py --write    # put it between the README's markers (make reference does)
+    .venv/bin/python scripts/readme_results.py --check    # exit 1 if the README's block is not what the tables say
+
+The block sits between ``<!-- results:begin ... -->`` and ``<!-- results:end -->`` in README.md.
+Each part is drawn from ``reference/<experiment>/`` only when that reference exists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from localregions.experiment.tables import tightness_summary
+from localregions.reporting.markdown import markdown_table, number
+from localregions.reporting.verdicts import TRAJECTORIES
+from localregions.vocabulary import format_lr
+
+REPO = Path(__file__).resolve().parents[1]
+REFERENCE = REPO / "reference"
+README = REPO / "README.md"
+BEGIN = re.compile(r"<!-- results:begin[^>]*-->")
+END = "<!-- results:end -->"
+SHORT = {1: "fewer regions, then more", 2: "distance up, then down", 3: "(1) clearer on data than random",
+         4: "single-region points grow, testing steadier", 5: "training above random", 6: "boundaries move away"}
+
+
+def _read(experiment: str, table: str) -> pd.DataFrame | None:
+    path = REFERENCE / experiment / table
+    return pd.read_csv(path) if path.is_file() else None
+
+
+def _verdict_cell(row) -> str:
+    return row.verdict if row.verdict != "partly" else f"partly: {row.holding_part}"
+
+
+def verdict_table(claims: pd.DataFrame, trajectory: str) -> str:
+    rows = claims[claims["trajectory"] == trajectory]
+    settings = list(dict.fromkeys(zip(rows["depth"], rows["lr"])))
+    body = []
+    for claim in sorted(rows["claim"].unique()):
+        mine = rows[rows["claim"] == claim]
+        cells = []
+        for depth, lr in settings:
+            cell = mine[(mine["depth"] == depth) & (mine["lr"] == lr)]
+            cells.append(_verdict_cell(cell.iloc[0]) if len(cell) else "-")
+        body.append([f"({claim}) {SHORT.get(int(claim), '')}"] + cells)
+    return markdown_table(["observation of the paper"] + [f"depth {d}, lr {format_lr(lr)}" for d, lr in settings], body)
+
+
+def figure3_section() -> list[str]:
+    claims, runs = _read("figure3", "claims.csv"), _read("figure3", "runs.csv")
+    if claims is None or runs is None:
+        return []
+    counts = runs["status"].value_counts()
+    ok = runs[runs["status"] == "ok"]
+    lines = [
+        "### The paper's experiment (Figure 3)",
+        "",
+        f"From [`reference/figure3/`](reference/figure3/) ([the report](reference/figure3/report.md), "
+        f"[claims.csv](reference/figure3/claims.csv)): {len(runs)} runs, {int(counts.get('ok', 0))} trained "
+        f"(test accuracy {100 * ok['final_test_accuracy'].min():.1f}-{100 * ok['final_test_accuracy'].max():.1f}%), "
+        f"{int(counts.get('diverged', 0))} diverged, {int(counts.get('collapsed', 0))} collapsed.",
+        "",
+        "![Figure 3, two hidden layers](reference/figure3/figures/figure3_depth2.png)",
+        "![Figure 3, three hidden layers](reference/figure3/figures/figure3_depth3.png)",
+        "",
+        "Each observation decided over the ten seeds (one effect per seed, one-sided t tests, Holm's correction over "
+        "the tests behind one verdict; rules and numbers in the report), on the paper's trajectory, epochs 2-20:",
+        "",
+        verdict_table(claims, TRAJECTORIES[0]),
+        "",
+    ]
+    paper = claims[claims["trajectory"] == TRAJECTORIES[0]].set_index(["depth", "lr", "claim"])["verdict"]
+    with_zero = claims[claims["trajectory"] == TRAJECTORIES[1]].set_index(["depth", "lr", "claim"])["verdict"]
+    changed = [f"({c}) at depth {d}, lr {format_lr(lr)}: {paper[(d, lr, c)]} -> {with_zero[(d, lr, c)]}"
+               for (d, lr, c) in paper.index if (d, lr, c) in with_zero.index and paper[(d, lr, c)] != with_zero[(d, lr, c)]]
+    lines += [f"With the untrained network (epoch 0) included, {len(changed)} of {len(paper)} verdicts change"
+              + (": " + "; ".join(changed) + "." if changed else "."), ""]
+    return lines
+
+
+def tightness_section() -> list[str]:
+    tightness = _read("figure3", "tightness.csv")
+    if tightness is None:
+        return []
+    table = tightness_summary(tightness)
+    rows = [[r.scale, number(r.radius), f"{r.complete} of {r.balls}", "n/a" if np.isnan(r.exact_share)
+             else f"{100 * r.exact_share:.0f}%", number(r.median_exact), number(r.median_unstable, 3),
+             number(r.worst_ratio)] for r in table.itertuples(index=False)]
+    return ["### How loose is 2^C, and how much of it is Algorithm 1's slack", "",
+            "Exact counts against the bound ([figure](reference/figure3/figures/tightness.png)):", "",
+            markdown_table(["scale", "radius", "complete counts", "2^C = exact", "median exact", "median C",
+                            "worst 2^C / exact"], rows), ""]
+
+
+def methods_section() -> list[str]:
+    lines = []
+    for experiment in ("figure3", "full_mnist"):
+        methods = _read(experiment, "methods.csv")
+        if methods is None:
+            continue
+        keys = ["scale", "depth", "lr", "seed", "epoch", "dataset", "point", "radius"]
+        alg1 = methods[methods["method"] == "alg1"][keys + ["unstable"]]
+        rows = []
+        for (scale, radius, method), part in methods.groupby(["scale", "radius", "method"], sort=False):
+            paired = part.merge(alg1, on=keys, suffixes=("", "_alg1"))
+            total = paired["unstable_alg1"].sum()
+            share = "-" if method in ("alg1", "local_complexity") or not total else f"{100 * (1 - paired['unstable'].sum() / total):.0f}%"
+            rows.append([scale, number(radius), method, number(part["unstable"].mean(), 3),
+                         f"{100 * (part['unstable'] == 0).mean():.0f}%", share])
+        lines += [f"C by method on the same balls (`{experiment}`; [figure](reference/{experiment}/figures/methods.png)); "
+                  "*local_complexity* is a sampled lower estimate, not a bound:", "",
+                  markdown_table(["scale", "radius", "method", "mean C", "certified single region (C = 0)",
+                                  "of Algorithm 1's C removed"], rows), ""]
+    return lines
+
+
+def sensitivity_section() -> list[str]:
+    variants, baseline = _read("sensitivity", "variant_claims.csv"), _read("sensitivity", "claims.csv")
+    if variants is None or baseline is None:
+        return []
+    paper = variants[variants["trajectory"] == TRAJECTORIES[0]]
+    base = baseline[baseline["trajectory"] == TRAJECTORIES[0]].set_index(["depth", "lr", "claim"])["verdict"]
+    rows = []
+    for variant, part in paper.groupby("variant", sort=False):
+        flips = [f"({r.claim}) d{r.depth} lr {format_lr(r.lr)}: {base[(r.depth, r.lr, r.claim)]} -> {r.verdict}"
+                 for r in part.itertuples(index=False)
+                 if (r.depth, r.lr, r.claim) in base.index and base[(r.depth, r.lr, r.claim)] != r.verdict]
+        settings = part.drop_duplicates(["depth", "lr"])
+        failed = int(settings.get("runs_diverged", pd.Series(0)).sum() + settings.get("runs_collapsed", pd.Series(0)).sum())
+        rows.append([variant, str(len(flips)), "; ".join(flips) if flips else "-", str(failed)])
+    return ["### Which of the paper's silences decide its claims", "",
+            f"`experiment=sensitivity` reruns the grid with one unspecified choice changed at a time "
+            f"([variant_claims.csv](reference/sensitivity/variant_claims.csv), "
+            f"[figure](reference/sensitivity/figures/variant_claims.png), [report](reference/sensitivity/report.md)). "
+            f"Verdicts that differ from the defaults' ({len(base)} per variant):", "",
+            markdown_table(["variant", "flips", "which", "runs diverged or collapsed"], rows), ""]
+
+
+def long_training_section() -> list[str]:
+    claims = _read("long_training", "claims.csv")
+    if claims is None:
+        return []
+    return ["### Long training (2,000 epochs)", "",
+            "`experiment=long_training` ([report](reference/long_training/report.md), "
+            "[Figure 3 on a log epoch axis](reference/long_training/figures/figure3_depth2.png)); verdicts on every bound "
+            "epoch after 0 (the phases of training are in the report):", "",
+            verdict_table(claims, TRAJECTORIES[0]), ""]
+
+
+def results_block() -> str:
+    parts = figure3_section() + tightness_section() + methods_section() + sensitivity_section() + long_training_section()
+    return "\n".join(parts).rstrip("\n") if parts else "No reference results are committed yet."
+
+
+def _replace(text: str, block: str) -> str:
+    match = BEGIN.search(text)
+    if not match or END not in text[match.end():]:
+        raise SystemExit(f"{README} has no results markers")
+    end = text.index(END, match.end())
+    return text[: match.end()] + "\n" + block + "\n" + text[end:]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--write", action="store_true")
+    group.add_argument("--check", action="store_true")
+    arguments = parser.parse_args()
+    block = results_block()
+    if arguments.write:
+        README.write_text(_replace(README.read_text(), block))
+    elif arguments.check:
+        current = README.read_text()
+        if _replace(current, block) != current:
+            sys.exit("README.md's Results differ from what reference/ says: run scripts/readme_results.py --write")
+    else:
+        print(block)
+
+
+if __name__ == "__main__":
+    main()

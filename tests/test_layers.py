@@ -1,0 +1,86 @@
+"""The package in layers: library <- experiment <- reporting <- pipeline, and nothing imports upwards."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "src" / "localregions"
+LAYERS = ["library", "experiment", "reporting", "pipeline"]
+# What each layer may not import, besides the layers after it.
+FORBIDDEN = {
+    "library": {"pandas", "hydra", "omegaconf", "snakemake", "matplotlib", "yaml"},
+    "experiment": {"hydra", "omegaconf", "snakemake", "matplotlib"},
+    "reporting": {"hydra", "omegaconf", "snakemake"},
+    "pipeline": set(),
+}
+
+
+def _layer(path: Path) -> str:
+    relative = path.relative_to(PACKAGE)
+    return relative.parts[0] if relative.parts[0] in LAYERS[1:] else "library"
+
+
+def _imports(path: Path) -> set[str]:
+    """Absolute names of every module ``path`` imports (relative imports resolved)."""
+    tree = ast.parse(path.read_text())
+    package = ["localregions", *path.relative_to(PACKAGE).parts[:-1]]
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else []
+            module = ".".join(base + ([node.module] if node.module else []))
+            names.add(module)
+            names |= {f"{module}.{alias.name}" for alias in node.names}
+    return names
+
+
+MODULES = sorted(p for p in PACKAGE.rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_no_module_imports_a_layer_above_it_or_a_forbidden_library(path):
+    layer = _layer(path)
+    above = {f"localregions.{name}" for name in LAYERS[LAYERS.index(layer) + 1:]}
+    for name in _imports(path):
+        assert not any(name == a or name.startswith(a + ".") for a in above), f"{path.name} ({layer}) imports {name}"
+        assert name.split(".")[0] not in FORBIDDEN[layer], f"{path.name} ({layer}) imports {name}"
+
+
+def test_no_private_name_is_imported_across_modules():
+    """A ``_name`` is its module's own; only a package's own modules may share a private helper module."""
+    for path in MODULES:
+        package = ".".join(["localregions", *path.relative_to(PACKAGE).parts[:-1]])
+        for name in _imports(path):
+            if not name.startswith("localregions."):
+                continue
+            parts = name.split(".")
+            for index, part in enumerate(parts):
+                if part.startswith("_") and not part.startswith("__"):
+                    owner = ".".join(parts[:index])
+                    assert owner == package and index == len(parts) - 1 or (
+                        owner == package and index == len(parts) - 2), f"{path.relative_to(PACKAGE)} imports {name}"
+
+
+def test_the_library_loads_without_pandas_or_hydra():
+    code = ("import sys, localregions; from localregions import bounds, regions, counting, complexity, reference, relaxations; "
+            "localregions.exact_region_count; "
+            "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('pandas', 'hydra', 'omegaconf', 'snakemake', "
+            "'matplotlib')); print(bad)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_the_public_library_is_importable_from_the_top():
+    import localregions
+
+    for name in ["local_region_bound", "LocalBound", "boundary_distance", "activation_patterns", "exact_region_count",
+                 "sampled_region_count", "RegionCount", "RegionBudgetExceeded"]:
+        assert callable(getattr(localregions, name)) or isinstance(getattr(localregions, name), type)
+    assert set(localregions.__all__) <= set(dir(localregions))
