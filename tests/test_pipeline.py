@@ -266,7 +266,7 @@ def _recorded_specs(workdir) -> dict[str, dict]:
 def _redirected(spec: dict, target) -> dict:
     """The spec with its outputs moved under ``target``: rerunning a step must not touch the run."""
     def move(path):
-        return str(target / spec["step"] / path.replace("/", "_"))
+        return str(target / spec["step"] / path.split("/")[-1])
 
     spec["output"] = {key: [move(p) for p in value] if isinstance(value, list) else move(value)
                       for key, value in spec["output"].items()}

@@ -3,11 +3,14 @@
 * :func:`invalidate_broken_outputs`: a training job's folder whose files differ from its
   ``MANIFEST.json`` (a checkpoint truncated, deleted or changed after training), or a prepared
   point set whose size differs from its ``manifest.json``. Snakemake sees only that the output
-  exists; this check sees that it is wrong and removes it (it holds nothing usable), so that
-  Snakemake recomputes it and everything that depends on it -- in a dry run too, which then
-  shows the plan that a real run will follow. (Marking it old would not do: Snakemake 9 skips
-  a job whose inputs are newer but unchanged in content.) Only sizes are checked here, which
-  costs a directory listing; the steps that read the files check hashes.
+  exists; this check sees that it is wrong and marks it *incomplete* in Snakemake's own records
+  (what Snakemake itself does with the outputs of a job that was interrupted), so that Snakemake
+  recomputes it and everything that depends on it: the workflow profile ``profiles/default``
+  sets ``rerun-incomplete``, and without it Snakemake stops naming the file. A dry run shows the
+  same plan. (Removing the output would not do: Snakemake does not rerun a job for a missing
+  intermediate file when what was made from it is still there; marking it old would not either:
+  Snakemake 9 skips a job whose inputs are newer but unchanged in content.) Only sizes are
+  checked here, which costs a directory listing; the steps that read the files check hashes.
 * :func:`remove_stale_products`: after a failed run, the report, comparison, figures and claims
   of the experiment whose inputs are now missing or newer than them (a failed job's outputs are
   removed by Snakemake; what was made from their earlier version must not stay looking current).
@@ -15,8 +18,8 @@
 
 from __future__ import annotations
 
+import base64
 import json
-import shutil
 from pathlib import Path
 
 from ..experiment.storage import CorruptFileError, verify_manifest
@@ -66,15 +69,31 @@ def broken_outputs(plan) -> list[tuple[Path, str]]:
     return broken
 
 
+# Snakemake (9.x) keeps a marker per incomplete output in this folder of the working directory, named
+# by the URL-safe base64 of the output's path, split into chunks of at most NAME_MAX - 1 characters
+# (all but the last prefixed with "@"), holding {"external_jobid": ...}. The end-to-end fault tests
+# would catch a change of this layout.
+SNAKEMAKE_INCOMPLETE = Path(".snakemake") / "incomplete"
+
+
+def mark_incomplete(path: Path, records: Path = SNAKEMAKE_INCOMPLETE) -> Path:
+    """Mark one output as incomplete in Snakemake's records; returns the marker's path."""
+    encoded = base64.urlsafe_b64encode(str(path).encode()).decode()
+    chunk = 254
+    parts = [encoded[i : i + chunk] for i in range(0, len(encoded), chunk)]
+    marker = records.joinpath(*["@" + part for part in parts[:-1]], parts[-1])
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(json.dumps({"external_jobid": None}))
+    return marker
+
+
 def invalidate_broken_outputs(plan, warn) -> list[tuple[Path, str]]:
-    """Remove every broken output of the plan (a broken point set: its manifest), saying why."""
+    """Mark every broken output of the plan incomplete (a broken point set: the file at fault), saying why."""
     broken = broken_outputs(plan)
     for path, problem in broken:
-        if path.is_dir():
-            shutil.rmtree(path)
-        else:
-            path.unlink(missing_ok=True)
-        warn(f"{path} is not a complete output ({problem}): removed, it will be recomputed with what depends on it")
+        mark_incomplete(path)
+        warn(f"{path} is not a complete output ({problem}): marked incomplete, it will be recomputed with what "
+             "depends on it")
     return broken
 
 
