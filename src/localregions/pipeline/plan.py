@@ -47,7 +47,7 @@ def _override_key(override: str) -> str:
 
 def _check_overrides(overrides: list[str]) -> None:
     for override in overrides:
-        if "=" not in override:
+        if "=" not in override and not override.startswith("~"):
             raise SettingsError(f"override {override!r} must have the form key=value (e.g. bounds.radius=0.2)")
         key = _override_key(override)
         if key in GRID_KEYS:
@@ -388,7 +388,7 @@ def plan_experiments(overrides) -> Plan:
     for variant, extra in main.settings.variants.items():
         extra = list(extra)
         _shared_keys_untouched(variant, extra)
-        child = _compose(f"{main.id}/{variant}", overrides + extra + ["variants={}"], "variant")
+        child = _compose(f"{main.id}/{variant}", overrides + extra + ["~variants"], "variant")
         # A variant is only trained, bounded and judged; its parent draws and reports. It uses its
         # parent's point sets unless it changes how they are made.
         if asdict(child.settings.data) == asdict(main.settings.data):
@@ -402,7 +402,7 @@ def plan_experiments(overrides) -> Plan:
             if scale == experiment.scale:
                 continue
             companion_id = f"{experiment.id}/{scale}"
-            companion = _compose(companion_id, experiment.overrides + [f"data.scale={scale}", "variants={}"], "companion")
+            companion = _compose(companion_id, experiment.overrides + [f"data.scale={scale}", "~variants"], "companion")
             experiment.companions[scale] = companion
             experiments[companion_id] = companion
     return Plan(main, experiments)
