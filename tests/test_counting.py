@@ -14,9 +14,15 @@ from hypothesis import strategies as st
 from scipy.optimize import linprog
 from torch import nn
 
-from localregions import counting
+from localregions import signtree
 from localregions.bounds import local_region_bound
-from localregions.counting import RegionBudgetExceeded, RegionCount, exact_region_count, sampled_region_count
+from localregions.counting import (
+    RegionBudgetExceeded,
+    RegionCount,
+    _enumerate,
+    exact_region_count,
+    sampled_region_count,
+)
 from localregions.regions import activation_patterns
 
 
@@ -179,39 +185,90 @@ def margin_of_pattern(layers, pattern, center, radius, norm):
     return solution.x[-1]
 
 
-@settings(deadline=None, max_examples=8)
+def counted_patterns(layers, center, radius, norm, prune="alg1"):
+    """The set of patterns the sign tree counts, as tuples of bools."""
+    tree = _enumerate(layers, center, radius, norm, 100_000, 1e-6, prune, collect=True)
+    assert not tree.stopped
+    found = {tuple(row) for block in tree.patterns for row in block.tolist()}
+    assert len(found) == tree.count  # no pattern is counted twice
+    return found
+
+
+@settings(deadline=None, max_examples=10)
 @given(
     seed=st.integers(0, 2**31 - 1),
     inputs=st.integers(2, 5),
-    widths=st.sampled_from([[4, 3], [3, 3, 2], [2, 2, 2, 2], [7]]),
+    widths=st.sampled_from([[4, 3], [3, 3, 2], [2, 2, 2, 2], [7], [5, 5], [4, 3, 3], [10]]),
     norm=st.sampled_from(["l2", "linf"]),
+    radius=st.sampled_from([0.5, 1.0, 2.0]),
 )
-def test_sign_tree_matches_one_program_per_pattern(seed, inputs, widths, norm):
-    # Every pruning shortcut of the tree (stable neurons, witnesses, steps, relaxations, reused
-    # duals) against the plain definition: all 2**neurons patterns, one program each.
+def test_sign_tree_finds_exactly_the_patterns_of_one_program_each(seed, inputs, widths, norm, radius):
+    # The independent brute force: every one of the 2**neurons (<= 1024) sign vectors, its cell
+    # with every neuron's constraint (stable or not, crossing the ball or not), one cone or linear
+    # program each -- no Algorithm 1 flag, no tree, no shortcut.  The tree must report the same
+    # set of patterns, with and without pruning by Algorithm 1.
     layers = random_net(seed, widths, inputs)
     center = 0.3 * torch.randn(inputs, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
-    radius = 1.0
-    expected = sum(
-        margin_of_pattern(layers, np.array(pattern, dtype=bool), center, radius, norm) > 1e-6
+    expected = {
+        pattern
         for pattern in itertools.product([False, True], repeat=sum(widths))
-    )
-    assert int(exact_region_count(layers, center, radius, norm=norm)) == expected
+        if margin_of_pattern(layers, np.array(pattern, dtype=bool), center, radius, norm) > 1e-6
+    }
+    assert counted_patterns(layers, center, radius, norm) == expected
+    assert counted_patterns(layers, center, radius, norm, prune=None) == expected
 
 
+@pytest.mark.parametrize("norm", ["l2", "linf"])
 @pytest.mark.parametrize(("seed", "widths", "inputs"), [(1, [6, 6, 6], 4), (0, [8, 8], 5)])
-def test_shortcuts_never_change_the_count(seed, widths, inputs, monkeypatch):
-    # Deep nets with hundreds of regions, where reused duals are re-weighed on rows that differ
-    # from the ones they were found with: without the reuse and with a single random witness,
-    # every branch goes through the plain path, and the count must not move.
+def test_shortcuts_never_change_the_count(seed, widths, inputs, norm, monkeypatch):
+    # Deep nets with hundreds of regions.  Without the shortcuts (one random known point, no
+    # relaxation, no active-set stage) every open side goes to the cone or linear program; the
+    # count must not move, and the shortcuts must save most of the programs.
     layers = random_net(seed, widths, inputs)
     center = 0.2 * torch.randn(inputs, generator=torch.Generator().manual_seed(99), dtype=torch.float64)
-    with_shortcuts = exact_region_count(layers, center, 1.0)
-    monkeypatch.setattr(counting, "_CERTIFICATES_KEPT", 0)
-    monkeypatch.setattr(counting, "_WITNESS_POOL_SIZE", 1)
-    plain = exact_region_count(layers, center, 1.0)
+    with_shortcuts = _enumerate(layers, center, 1.0, norm, 10_000, 1e-6, "alg1")
+    for stage in ("point", "relaxation", "active_set_point", "active_set_bound"):
+        assert with_shortcuts.stats[stage] > 0, stage  # every stage is exercised here
+    monkeypatch.setattr(signtree, "_WITNESS_POOL_SIZE", 1)
+    monkeypatch.setattr(signtree, "_USE_RELAXATION", False)
+    monkeypatch.setattr(signtree, "_ACTIVE_SET_ITERATIONS", 0)
+    plain = exact_region_count(layers, center, 1.0, norm=norm)
     assert with_shortcuts.count == plain.count > 50
-    assert with_shortcuts.solver_calls < plain.solver_calls
+    assert 2 * with_shortcuts.solver_calls < plain.solver_calls
+
+
+@settings(deadline=None, max_examples=30)
+@given(
+    net=st.deferred(lambda: small_nets()),
+    radius=st.sampled_from([0.1, 0.5, 1.5]),
+    norm=st.sampled_from(["l2", "linf"]),
+)
+def test_pruning_never_changes_the_count(net, radius, norm):
+    # prune=None never looks at a bound: every neuron whose hyperplane crosses the ball is
+    # branched on.  An unsound stable flag (Algorithm 1's, or CROWN's) would make the pruned
+    # count smaller.
+    layers, center = net
+    unpruned = exact_region_count(layers, center, radius, norm=norm, prune=None)
+    assert unpruned.complete
+    for method in ("alg1", "crown"):
+        pruned = exact_region_count(layers, center, radius, norm=norm, prune=method)
+        assert pruned.complete and int(pruned) == int(unpruned), method
+
+
+@settings(deadline=None, max_examples=20)
+@given(
+    net=st.deferred(lambda: small_nets()),
+    radius=st.sampled_from([0.1, 0.5, 1.5]),
+    norm=st.sampled_from(["l2", "linf"]),
+)
+def test_stable_flags_hold_on_every_region(net, radius, norm):
+    # Algorithm 1 checked region by region: in every pattern found without pruning, each neuron
+    # it flags stable (S = 0) has the centre's sign.
+    layers, center = net
+    stable = torch.cat([~flags[0] for flags in local_region_bound(layers, center[None], radius, norm=norm).S])
+    centre = activation_patterns(layers, center[None])[0]
+    for pattern in counted_patterns(layers, center, radius, norm, prune=None):
+        assert torch.equal(torch.tensor(pattern)[stable], centre[stable])
 
 
 # ----------------------------------------------------------------------------- rasters
@@ -277,8 +334,11 @@ def small_nets(draw, kinds=("gauss", "sparse", "integer")):
     norm=st.sampled_from(["l2", "linf"]),
 )
 def test_sampled_le_exact_le_two_to_the_c(net, radius, norm):
+    # The exact count is taken without pruning by Algorithm 1, so that the upper end checks the
+    # bound rather than restating how the count was pruned (with pruning, exact <= 2**C would
+    # hold by construction, sound bound or not).
     layers, center = net
-    exact = int(exact_region_count(layers, center, radius, norm=norm))
+    exact = int(exact_region_count(layers, center, radius, norm=norm, prune=None))
     sampled = int(sampled_region_count(layers, center[None], radius, n_samples=400, seed=0, norm=norm)[0])
     unstable = int(local_region_bound(layers, center[None], radius, norm=norm).unstable[0])
     assert 1 <= sampled <= exact <= 2**unstable
@@ -291,10 +351,12 @@ def test_sampled_le_exact_le_two_to_the_c(net, radius, norm):
     norm=st.sampled_from(["l2", "linf"]),
 )
 def test_exact_count_within_the_bound_on_degenerate_nets(net, radius, norm):
+    # Unpruned (see above), and equal to the pruned count on ties and cancelling rows too.
     layers, center = net
-    exact = exact_region_count(layers, center, radius, norm=norm)
+    exact = exact_region_count(layers, center, radius, norm=norm, prune=None)
     unstable = int(local_region_bound(layers, center[None], radius, norm=norm).unstable[0])
     assert exact.complete and 1 <= int(exact) <= 2**unstable
+    assert int(exact_region_count(layers, center, radius, norm=norm)) == int(exact)
 
 
 def test_cancelling_neuron_is_one_region():
@@ -406,6 +468,7 @@ LINES = [random_lines(0, 3)]
         ({"max_regions": 2.5}, "max_regions"),
         ({"tolerance": 0.0}, "tolerance"),
         ({"tolerance": 1.0}, "tolerance"),
+        ({"prune": "crown?"}, "prune"),
         ({"center": torch.zeros(3)}, "center"),
         ({"center": torch.zeros(1, 2)}, "center"),
         ({"center": torch.tensor([0.0, float("inf")])}, "center"),

@@ -116,6 +116,11 @@ def _tightness_section(tightness: pd.DataFrame | None) -> str:
     lines += ["", "On every complete ball the sampled count is at most the exact count, as it must be (an independent "
               "check of the counter)." if below else "**Some sampled counts exceed the exact count: the counter or the "
               "sampler is wrong on those balls.**"]
+    violations = int(table["violations"].sum())
+    lines += ["", "The count does not use Algorithm 1 (the enumeration branches on every neuron whose hyperplane crosses "
+              "the ball), so `exact <= 2^C` is a check of the bound: "
+              + ("it held on every complete ball." if violations == 0 else
+                 f"**{violations} balls hold more regions than 2^C: the bound is unsound there (or the count wrong).**")]
     full = table[table["budget_hits"] == 0]
     if len(full):
         where = ", ".join(f"{r.scale} r = {number(r.radius)}" for r in full.itertuples(index=False))
