@@ -331,7 +331,7 @@ def fetch_mnist(
     -------
     str
         The name of the source that served, or ``"cache"`` when the raw folder already held
-        four files that verify. The logger ``localregions.data`` reports it at INFO level.
+        four files that verify. The logger ``localregions.experiment.mnist`` reports it at INFO level.
 
     Raises
     ------

@@ -145,20 +145,31 @@ def train_network(
     saved: list[int] = []
     meta = dict(meta or {})
 
-    def record(epoch: int) -> None:
+    def record(epoch: int) -> bool:
+        """Measure the epoch on the full sets and checkpoint it; False (nothing kept) if the loss is not finite."""
         train_loss, train_accuracy = _evaluate(model, train_x, train_y, loss)
         _, test_accuracy = _evaluate(model, test_x, test_y, loss)
+        # Finite weights can still give logits that overflow on the whole set: a diverged network too.
+        if not math.isfinite(train_loss):
+            return False
         rows.append({"epoch": epoch, "train_loss": train_loss, "train_accuracy": train_accuracy,
                      "test_accuracy": test_accuracy, "status": "ok"})
         if epoch in wanted:
             save_checkpoint(model.cpu(), checkpoint_dir / f"epoch_{epoch:03d}.pt", epoch=epoch, **meta)
             model.to(device)
             saved.append(epoch)
+        return True
 
-    record(0)
-    status = "ok"
+    def diverge(epoch: int) -> None:
+        log.warning("training diverged in epoch %d (non-finite loss or weights); stopping this run", epoch)
+        rows.append({"epoch": epoch, "train_loss": float("nan"), "train_accuracy": float("nan"),
+                     "test_accuracy": float("nan"), "status": "diverged"})
+
+    status = "ok" if record(0) else "diverged"
+    if status == "diverged":
+        diverge(0)
     n = train_x.shape[0]
-    for epoch in range(1, epochs + 1):
+    for epoch in range(1, epochs + 1 if status == "ok" else 1):
         order = torch.randperm(n, generator=order_generator).to(device)
         for start in range(0, n, batch_size):
             batch = order[start : start + batch_size]
@@ -172,12 +183,11 @@ def train_network(
         # A step can overflow the weights while its own loss was finite (the last batch of an epoch).
         if status == "ok" and not all(torch.isfinite(p).all() for p in model.parameters()):
             status = "diverged"
+        if status == "ok" and not record(epoch):
+            status = "diverged"
         if status == "diverged":
-            log.warning("training diverged in epoch %d (non-finite loss or weights); stopping this run", epoch)
-            rows.append({"epoch": epoch, "train_loss": float("nan"), "train_accuracy": float("nan"),
-                         "test_accuracy": float("nan"), "status": "diverged"})
+            diverge(epoch)
             break
-        record(epoch)
         log.debug("epoch %d/%d: train loss %.4g, train acc %.3f, test acc %.3f", epoch, epochs,
                   rows[-1]["train_loss"], rows[-1]["train_accuracy"], rows[-1]["test_accuracy"])
     if status == "ok":
