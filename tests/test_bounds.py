@@ -12,7 +12,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from localregions.bounds import LocalBound, _local_region_bound_impl, local_region_bound
+from localregions.bounds import (
+    Algorithm1Trace,
+    EngineWork,
+    LocalBound,
+    algorithm1_trace,
+    algorithm1_work,
+    local_region_bound,
+)
 from localregions.reference import reference_local_region_bound, reference_trace
 
 # A decision whose reference margin (|A| - u) is within this fraction of the magnitudes that
@@ -29,11 +36,11 @@ RADII = st.one_of(
 
 
 @st.composite
-def random_nets(draw, max_depth=4, max_width=16, max_inputs=10):
+def random_nets(draw, max_depth=4, max_width=16, max_inputs=10, min_width=1, min_inputs=1):
     """Hidden layers as (weight, bias) pairs with varied structure, and the input width."""
     depth = draw(st.integers(1, max_depth))
-    d = draw(st.integers(1, max_inputs))
-    widths = [draw(st.integers(1, max_width)) for _ in range(depth)]
+    d = draw(st.integers(min_inputs, max_inputs))
+    widths = [draw(st.integers(min_width, max_width)) for _ in range(depth)]
     kind = draw(st.sampled_from(["gauss", "integer", "sparse", "wide-scale"]))
     zero_bias = draw(st.booleans())
     zero_rows = draw(st.booleans())
@@ -85,17 +92,31 @@ def nets_and_centres(draw, max_centres=5):
     return layers, x, draw(RADII)
 
 
-def compare_to_reference(layers, x, radius, norm, stats, **kwargs):
+def compare_to_reference(layers, x, radius, norm, stats, path="auto", **kwargs):
     """Engine == reference on every P, S (exactly) and U (rtol 1e-9), excusing only near-ties.
 
     U is compared with rtol 1e-9 and an absolute floor of 1e-13 times the magnitudes that entered
-    it (the reference's ``scale``), which only matters when u + A cancels.
+    it (the reference's ``scale``), which only matters when u + A cancels, plus the difference of
+    the two ``usum``: what the U of the layer before, already checked there, carry in.
 
     A centre whose flags first differ at layer k is excused only if the reference saw a near tie
     (|margin| <= TIE_RTOL * scale) at that centre in some layer <= k; later layers of that centre
     depend on the differing flag and are not compared.  Excuses are counted in ``stats``.
+
+    One more case is told apart (``usum_ties``): S and U agree but P = 1 where the reference has
+    P = 0 only because the reference's ``usum`` is exactly 0 and the engine's is not -- the
+    U feeding it, already checked within rounding at the layer before, are exactly 0 in the
+    reference (an exact tie A = u = 0 upstream) and a few ulps in the engine (the Gram path's
+    rounding bound keeps U an upper bound there).  That is the ``usum == 0`` test of the
+    pseudocode decided within rounding of its tie, on the conservative side.
     """
-    engine = local_region_bound(layers, x, radius, norm, **kwargs)
+    if path == "auto":
+        engine = local_region_bound(layers, x, radius, norm, **kwargs)
+    else:
+        engine, work = algorithm1_work(layers, x, radius, norm, path=path, **kwargs)
+        assert work.path == path
+    traced, etrace = algorithm1_trace(layers, x, radius, norm, path=path, **kwargs)
+    assert all(torch.equal(a, b) for a, b in zip(traced.S + traced.P, engine.S + engine.P))
     hidden = [(w.tolist(), b.tolist()) for w, b in layers]
     for n, centre in enumerate(x.tolist()):
         trace = reference_trace(hidden, centre, float(radius), norm)
@@ -111,11 +132,23 @@ def compare_to_reference(layers, x, radius, norm, stats, **kwargs):
             S_ref = torch.tensor(layer["S"], dtype=torch.bool)
             U_ref = torch.tensor(layer["U"], dtype=torch.float64)
             flags_equal = torch.equal(engine.P[k][n], P_ref) and torch.equal(engine.S[k][n], S_ref)
+            usum_ref = torch.tensor(layer["usum"], dtype=torch.float64)
+            carried = (etrace.usum[k][n] - usum_ref).abs()
             U_close = bool(
-                ((engine.U[k][n] - U_ref).abs() <= U_RTOL * U_ref.abs() + U_ATOL_SCALE * scales).all()
+                ((engine.U[k][n] - U_ref).abs() <= U_RTOL * U_ref.abs() + U_ATOL_SCALE * scales + carried).all()
             )
             if flags_equal and U_close:
                 continue
+            P_differs = engine.P[k][n] != P_ref
+            if (
+                torch.equal(engine.S[k][n], S_ref)
+                and U_close
+                and bool((usum_ref[P_differs] == 0).all())
+                and bool((etrace.usum[k][n][P_differs] > 0).all())
+                and bool(engine.P[k][n][P_differs].all())
+            ):
+                stats["usum_ties"] = stats.get("usum_ties", 0) + 1
+                break
             if tie_seen:
                 stats["excused_centres"] += 1
                 break
@@ -129,9 +162,13 @@ def compare_to_reference(layers, x, radius, norm, stats, **kwargs):
     return engine
 
 
-@pytest.fixture(params=["auto", "compact", "dense"])
+@pytest.fixture(params=["auto", "compact", "dense", "dense-keep"])
 def compaction(request, monkeypatch):
-    """Run the engine with its automatic choice, or force the row-compacted / the dense product."""
+    """Run the engine with its automatic choice, or force the row-compacted / the dense product.
+
+    ``dense`` gathers the centres that still carry an L; ``dense-keep`` multiplies every centre
+    of the chunk, those whose L is already zero included.
+    """
     import localregions.bounds as bounds
 
     if request.param == "compact":
@@ -139,11 +176,15 @@ def compaction(request, monkeypatch):
         monkeypatch.setattr(bounds, "_COMPACT_MIN_MACS", 0)
     elif request.param == "dense":
         monkeypatch.setattr(bounds, "_COMPACT_FRACTION", -1.0)
+        monkeypatch.setattr(bounds, "_KEEP_FRACTION", 2.0)
+    elif request.param == "dense-keep":
+        monkeypatch.setattr(bounds, "_COMPACT_FRACTION", -1.0)
+        monkeypatch.setattr(bounds, "_KEEP_FRACTION", 0.0)
     return request.param
 
 
-@pytest.mark.parametrize("norm", ["l2", "linf"])
-def test_engine_matches_reference(norm, compaction):
+@pytest.mark.parametrize("norm,path", [("l2", "auto"), ("l2", "gram"), ("l2", "direct"), ("linf", "auto")])
+def test_engine_matches_reference(norm, path, compaction):
     stats = {"examples": 0, "neurons": 0, "near_ties": 0, "excused_centres": 0, "zero_preacts": 0}
 
     @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -151,17 +192,18 @@ def test_engine_matches_reference(norm, compaction):
     def check(case, chunk):
         layers, x, radius = case
         stats["examples"] += 1
-        engine = compare_to_reference(layers, x, radius, norm, stats, chunk_size=chunk)
+        engine = compare_to_reference(layers, x, radius, norm, stats, path=path, chunk_size=chunk)
         del engine
         A = x @ layers[0][0].t() + layers[0][1]
         stats["zero_preacts"] += int((A == 0).sum())
 
     check()
     report = (
-        f"[{norm}, {compaction}] {stats['examples']} examples, {stats['neurons']} neuron decisions, "
+        f"[{norm}, {path}, {compaction}] {stats['examples']} examples, {stats['neurons']} neuron decisions, "
         f"{stats['zero_preacts']} first-layer pre-activations exactly 0, "
         f"{stats['near_ties']} reference near-ties (|margin| <= {TIE_RTOL:g} * scale), "
-        f"{stats['excused_centres']} centres excused for a flag difference at a near tie"
+        f"{stats['excused_centres']} centres excused for a flag difference at a near tie, "
+        f"{stats.get('usum_ties', 0)} for P = 1 at a usum within rounding of 0"
     )
     print(report)
     if stats["excused_centres"]:
@@ -194,13 +236,14 @@ def test_usum_zero_branch_and_second_layer():
     W2 = torch.tensor([[2.0, 0.0], [0.0, 1.0]], dtype=torch.float64)
     b2 = torch.tensor([0.0, 10.0], dtype=torch.float64)
     x = torch.zeros(1, 2)
-    res, extra = _local_region_bound_impl([(W1, b1), (W2, b2)], x, 1.0, detailed=True)
+    res, trace = algorithm1_trace([(W1, b1), (W2, b2)], x, 1.0)
+    assert isinstance(trace, Algorithm1Trace)
     assert res.P[0][0].tolist() == [False, True] and res.S[0][0].tolist() == [False, True]
     assert res.U[0][0].tolist() == [1.0, 1.0]
     assert res.P[1][0].tolist() == [False, True] and res.S[1][0].tolist() == [False, False]
     assert res.U[1][0].tolist() == [2.0, 1.0]
-    assert extra["Lpre"][1][0].tolist() == [[2.0, 0.0], [0.0, 0.0]]
-    assert extra["usum"][1][0].tolist() == [0.0, 1.0]
+    assert trace.Lpre[1][0].tolist() == [[2.0, 0.0], [0.0, 0.0]]
+    assert trace.usum[1][0].tolist() == [0.0, 1.0]
     assert res.unstable.tolist() == [1]
     assert res.unstable_per_layer.tolist() == [[1, 0]]
 
@@ -315,13 +358,12 @@ def test_compacted_and_dense_products_agree_on_a_larger_net(monkeypatch):
     net = nn.Sequential(nn.Linear(120, 128), nn.ReLU(), nn.Linear(128, 128), nn.ReLU(), nn.Linear(128, 96), nn.ReLU())
     x = torch.rand(64, 120)
     for radius in (1e-4, 1e-3, 1e-2):
-        for norm in ("l2", "linf"):
-            stats: dict = {}
-            auto = _local_region_bound_impl(net, x, radius, norm, chunk_size=16, stats=stats)
-            assert stats["flops"] < stats["dense_flops"], "the compacted path was not taken"
+        for norm, path in (("l2", "direct"), ("l2", "gram"), ("linf", "direct")):
+            auto, work = algorithm1_work(net, x, radius, norm, chunk_size=16, path=path)
+            assert work.flops < work.dense_flops, "the compacted path was not taken"
             with monkeypatch.context() as m:
                 m.setattr(bounds, "_COMPACT_FRACTION", -1.0)
-                dense = local_region_bound(net, x, radius, norm, chunk_size=16)
+                dense, _ = algorithm1_work(net, x, radius, norm, chunk_size=16, path=path)
             assert torch.equal(auto.unstable, dense.unstable)
             for k in range(3):
                 assert torch.equal(auto.P[k], dense.P[k]) and torch.equal(auto.S[k], dense.S[k])
@@ -333,17 +375,338 @@ def test_compacted_and_dense_products_agree_on_a_larger_net(monkeypatch):
 def test_automatic_chunk_size_follows_the_budget():
     net, _ = _sequential_and_pairs([32, 32], 20)
     x = torch.randn(100, 20)
-    small, large = {}, {}
-    _local_region_bound_impl(net, x, 0.1, memory_budget_bytes=100_000, stats=small)
-    _local_region_bound_impl(net, x, 0.1, stats=large)
-    assert 1 <= small["chunk_size"] < 100
-    assert large["chunk_size"] == 100
+    _, small = algorithm1_work(net, x, 0.1, memory_budget_bytes=100_000)
+    _, large = algorithm1_work(net, x, 0.1)
+    assert isinstance(small, EngineWork)
+    assert 1 <= small.chunk_size < 100
+    assert large.chunk_size == 100
 
 
 def test_output_layer_is_ignored_and_no_hidden_layer_gives_zero():
     net = nn.Sequential(nn.Linear(3, 4))
     res = local_region_bound(net, torch.randn(5, 3), 1.0)
     assert res.unstable.tolist() == [0] * 5 and res.unstable_per_layer.shape == (5, 0) and res.P == []
+
+
+# ----------------------------------------------------------------------------- the Gram path
+
+_U = 2.0**-53
+
+
+def _gamma(n):
+    return n * _U / (1 - n * _U)
+
+
+def _allowance(layers, centre, radius, ref_layers, rounding, n):
+    """A proven bound, per layer and neuron, on |computed margin - exact margin| for one centre.
+
+    Computed here, independently of the engine, from the reference's flags (a standard
+    gamma_n analysis: Higham, "Accuracy and Stability", 3.1 and 3.5).  With the magnitudes
+
+        Amag_k = |W_k| Amag_{k-1} + |b_k|      (Amag_0 = |x|)            -- what entered A
+        N_k    = |W_k| (mask_{k-1} * N_{k-1}),  N_1 = ||rows of W_1||    -- what entered L
+        S_k    = Amag_k + r N_k + |W_k| (P_{k-1} * S_{k-1})              -- what entered u and U
+
+    each of two float64 runs (the reference and the engine) has A, r ||L|| and usum within
+    k gamma_M S_k of exact (M = the longest inner product + 2), and the Gram path adds its own
+    ``rounding`` (at most twice: u is inflated by it, and its norm error is within it).  A
+    differing U feeds the next layer through usum.  So::
+
+        allowed_k = 2 rounding_k + 4 k gamma_M S_k + |W_k| (P_{k-1} * allowed_{k-1})
+
+    (a factor 2 to spare).  Two runs can decide a neuron differently only if its margin
+    |A| - u is within ``allowed``, and their U differ by at most ``allowed``.
+    """
+    widths = [W.shape[0] for W, _ in layers]
+    d = layers[0][0].shape[1]
+    g = _gamma(max(widths + [d]) + 2)
+    Amag = centre.abs()
+    allowed_prev = S_prev = N_prev = P_prev = mask_prev = None
+    out = []
+    for k, (W, b) in enumerate(layers):
+        absW = W.abs()
+        Amag = absW @ Amag + b.abs()
+        if k == 0:
+            N = torch.linalg.vector_norm(W, dim=1)
+            S = Amag + radius * N
+            allowed = 2 * rounding[k][n] + 4 * g * S
+        else:
+            N = absW @ (mask_prev * N_prev)
+            S = Amag + radius * N + absW @ (P_prev * S_prev)
+            allowed = 2 * rounding[k][n] + 4 * (k + 1) * g * S + absW @ (P_prev * allowed_prev)
+        out.append((allowed, S))
+        P_ref = torch.tensor(ref_layers[k]["P"], dtype=torch.float64)
+        A_ref = torch.tensor(ref_layers[k]["A"], dtype=torch.float64)
+        mask_prev = (1 - P_ref) * (A_ref > 0)
+        P_prev, S_prev, N_prev, allowed_prev = P_ref, S, N, allowed
+    return out
+
+
+@st.composite
+def larger_nets_and_centres(draw):
+    big = draw(st.booleans())  # half the examples at realistic sizes, not only what hypothesis shrinks to
+    layers, d = draw(random_nets(max_depth=4, max_width=64, max_inputs=100, min_width=24 if big else 1,
+                                 min_inputs=40 if big else 1))
+    n = draw(st.integers(1, 2))
+    gen = torch.Generator().manual_seed(draw(st.integers(0, 2**31 - 1)))
+    if draw(st.booleans()):
+        x = torch.randn(n, d, generator=gen, dtype=torch.float64)
+    else:
+        x = torch.randint(-2, 3, (n, d), generator=gen).double()
+    return layers, x, draw(RADII)
+
+
+def test_gram_and_direct_paths_against_the_reference():
+    """(a) flags, (b) U: both paths equal the reference except at decisions within proven rounding of a tie.
+
+    Counts the decisions that differ and checks the margin of every one against the bound of
+    :func:`_allowance`; U must agree within the same bound (far below rtol 1e-9 of the
+    magnitudes) wherever the flags above agree.
+    """
+    stats = {"examples": 0, "gram_examples": 0, "decisions": 0, "gram_differ": 0, "direct_differ": 0,
+             "max_ratio": 0.0, "rounding_max_rel": 0.0}
+
+    @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(case=larger_nets_and_centres())
+    def check(case):
+        layers, x, radius = case
+        stats["examples"] += 1
+        runs = {path: algorithm1_trace(layers, x, radius, path=path) for path in ("gram", "direct")}
+        hidden = [(w.tolist(), b.tolist()) for w, b in layers]
+        for n, centre in enumerate(x.tolist()):
+            ref = reference_trace(hidden, centre, float(radius), "l2")
+            for path, (res, trace) in runs.items():
+                bounds = _allowance(layers, x[n], radius, ref, trace.rounding, n)
+                for k, layer in enumerate(ref):
+                    allowed, S = bounds[k]
+                    margin = torch.tensor(layer["margin"], dtype=torch.float64)
+                    S_differs = res.S[k][n] != torch.tensor(layer["S"], dtype=torch.bool)
+                    # P alone differs: the test "usum == 0" went the other way
+                    P_only = (res.P[k][n] != torch.tensor(layer["P"], dtype=torch.bool)) & ~S_differs
+                    differ = S_differs | P_only
+                    if path == "gram":
+                        stats["decisions"] += differ.numel()
+                        positive = S > 0
+                        if positive.any():
+                            rel = (trace.rounding[k][n][positive] / S[positive]).max()
+                            stats["rounding_max_rel"] = max(stats["rounding_max_rel"], float(rel))
+                    if differ.any():
+                        stats[f"{path}_differ"] += int(differ.sum())
+                        # the distance of each differing decision from its tie: |A| - u for S,
+                        # the non-zero usum for P (usum == 0 in one run, not in the other)
+                        usum_ref = torch.tensor(layer["usum"], dtype=torch.float64)
+                        distance = torch.where(S_differs, margin.abs(), torch.maximum(usum_ref, trace.usum[k][n]))
+                        ratio = (distance[differ] / allowed[differ]).max()
+                        stats["max_ratio"] = max(stats["max_ratio"], float(ratio))
+                        assert (distance <= allowed)[differ].all(), (
+                            f"{path} path, centre {n} layer {k}: a decision differs from the reference at distances "
+                            f"{distance[differ].tolist()} from its tie, beyond the proven rounding bound "
+                            f"{allowed[differ].tolist()}"
+                        )
+                        break  # later layers depend on the differing flag
+                    U_ref = torch.tensor(layer["U"], dtype=torch.float64)
+                    gap = (res.U[k][n] - U_ref).abs()
+                    assert (gap <= allowed).all(), f"{path} path, centre {n} layer {k}: U off by {gap.max():.3g}"
+                    assert (gap <= 1e-9 * S).all()
+        stats["gram_examples"] += 1
+
+    check()
+    report = (
+        f"{stats['examples']} examples, {stats['decisions']} decisions per path; differing from the reference: "
+        f"gram {stats['gram_differ']}, direct {stats['direct_differ']} (largest |margin| / bound among them "
+        f"{stats['max_ratio']:.3g}); Gram rounding bound at most {stats['rounding_max_rel']:.3g} of the magnitudes"
+    )
+    print(report)
+    # The inflation is a few ulps of the magnitudes, not a loosening of the bound.
+    assert stats["rounding_max_rel"] < 1e-9, report
+
+
+def _exact_row_norms(layers, P, A, n):
+    """Row norms of L (from the run's own flags) in 64-bit-mantissa arithmetic, as numpy longdouble."""
+    import numpy as np
+
+    L = None
+    norms = []
+    mask = None
+    for k, (W, _) in enumerate(layers):
+        Wl = W.numpy().astype(np.longdouble)
+        L = Wl if k == 0 else (Wl * mask[None, :]) @ L
+        norms.append(np.sqrt((L * L).sum(axis=1)))
+        mask = ((~P[k][n]) & (A[k][n] > 0)).numpy().astype(np.longdouble)
+    return norms
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=larger_nets_and_centres())
+def test_gram_rounding_bounds_the_norm_error(case):
+    """The Gram path's ``rounding`` covers the error of its r ||L|| against (nearly) exact arithmetic."""
+    import numpy as np
+
+    layers, x, radius = case
+    res, trace = algorithm1_trace(layers, x, radius, path="gram")
+    for n in range(x.shape[0]):
+        exact = _exact_row_norms(layers, res.P, trace.A, n)
+        for k in range(1, len(layers)):
+            u, usum, rounding = trace.u[k][n], trace.usum[k][n], trace.rounding[k][n]
+            computed = (u - rounding - usum).numpy().astype(np.longdouble)  # r * ||L|| as the engine had it
+            err = np.abs(computed - np.longdouble(radius) * exact[k])
+            # recovering r ||L|| from u costs a few ulps of u + usum; longdouble is ~2000x finer than float64
+            slack = 4 * _U * (u.abs() + usum).numpy() + 1e-17 * radius * exact[k]
+            assert (err <= rounding.numpy() + slack).all(), (k, float(np.max(err - rounding.numpy())))
+
+
+def _zero_sum_rows(gen, rows, cols, low=-3, high=4):
+    """Random integer rows (not all zero) whose entries sum to zero."""
+    W = torch.randint(low, high, (rows, cols), generator=gen).double()
+    W[:, -1] -= W.sum(dim=1)
+    W[(W == 0).all(dim=1), :2] = torch.tensor([1.0, -1.0], dtype=torch.float64)
+    return W
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    d=st.integers(4, 14),
+    depth=st.sampled_from([2, 3]),
+    radius=st.sampled_from([0.5, 1.0, 2.0]),
+)
+def test_paths_are_sound_at_exact_near_ties(seed, d, depth, radius):
+    """Integer nets with thresholds placed within a few ulps of r ||L_j||: S = 0 only where exact arithmetic agrees.
+
+    The pre-activations are exact (integer weights, rows summing to zero against a constant
+    input), the squared norms ||L_j||^2 are integers, so stability is decided exactly with
+    rationals: |A_j| > r ||L_j|| iff A_j^2 > r^2 ||L_j||^2 (ties are unstable).  The direct path
+    computes these norms exactly up to one correctly rounded sqrt; the Gram path through a
+    rotated, irrational factor, so without its rounding bound it would call some ties stable.
+    """
+    from fractions import Fraction
+
+    gen = torch.Generator().manual_seed(seed)
+    h1 = int(torch.randint(2, d, (1,), generator=gen))  # narrower than the input: auto picks the Gram path
+    W1 = torch.randint(-3, 4, (h1, d), generator=gen).double()
+    W1[(W1 == 0).all(dim=1), 0] = 1.0
+    b1 = torch.full((h1,), 1000.0, dtype=torch.float64)  # every first-layer neuron stably active at x = 0
+    layers = [(W1, b1)]
+    L = W1
+    ties = []
+    for k in range(1, depth):
+        width = int(torch.randint(4, 13, (1,), generator=gen))
+        # neurons [0, half) pass their L on (big bias); [half, width) sit at near ties
+        half = width // 2 if k < depth - 1 else 0
+        prev_width = L.shape[0]
+        W = _zero_sum_rows(gen, width, prev_width)  # constant input -> W X = 0 exactly
+        prev_pass = layers[-1][1] >= 1000.0
+        W[:, ~prev_pass] = 0.0  # no weight from an unstable neuron: usum = 0, L stays exact
+        W[:, prev_pass] = _zero_sum_rows(gen, width, int(prev_pass.sum()))
+        Lk = W @ L
+        sq = (Lk * Lk).sum(dim=1)
+        b = torch.empty(width, dtype=torch.float64)
+        b[:half] = 1000.0
+        for j in range(half, width):
+            threshold = radius * math.sqrt(float(sq[j]))
+            offset = int(torch.randint(-2, 3, (1,), generator=gen))
+            value = threshold
+            for _ in range(abs(offset)):
+                value = math.nextafter(value, math.inf if offset > 0 else -math.inf)
+            b[j] = value if torch.rand((), generator=gen) < 0.5 else -value
+            ties.append((k, j, Fraction(float(b[j])) ** 2 > Fraction(radius) ** 2 * int(sq[j])))
+        layers.append((W, b))
+        # the next layer reads only the passing neurons, all of which have L = Lk
+        L = Lk
+    x = torch.zeros(1, d, dtype=torch.float64)
+    for path in ("gram", "direct"):
+        res, work = algorithm1_work(layers, x, radius, path=path)
+        assert work.path == path
+        for k, j, exactly_stable in ties:
+            if not bool(res.S[k][0, j]):
+                assert exactly_stable, f"{path} path: layer {k} neuron {j} declared stable at an exact tie or beyond"
+    assert local_region_bound(layers, x, radius).S[0].sum() == 0
+    _, auto = algorithm1_work(layers, x, radius)
+    assert auto.path == "gram"
+
+
+def test_gram_path_trace_matches_the_direct_one():
+    """Same flags, U within rounding, and Lpre mapped back to input coordinates equal to the direct L."""
+    net, pairs = _sequential_and_pairs([12, 10, 8], 30, seed=4)
+    x = torch.rand(25, 30)
+    for radius in (1e-3, 1e-2, 0.1):
+        gram, tg = algorithm1_trace(net, x, radius, path="gram")
+        direct, td = algorithm1_trace(net, x, radius, path="direct")
+        for k in range(3):
+            assert torch.equal(gram.S[k], direct.S[k]) and torch.equal(gram.P[k], direct.P[k])
+            scale = td.u[k].abs() + tg.A[k].abs() + 1.0
+            assert ((gram.U[k] - direct.U[k]).abs() <= 1e-12 * scale).all()
+            assert torch.equal(tg.A[k], td.A[k]) and torch.equal(tg.usum[k] == 0, td.usum[k] == 0)
+            torch.testing.assert_close(tg.Lpre[k], td.Lpre[k], rtol=0, atol=1e-12)
+            assert (tg.rounding[k] > 0).any() == (k > 0 and bool((td.Lpre[k] != 0).any()))
+            assert (td.rounding[k] == 0).all()
+
+
+def test_trace_and_work_give_local_region_bound_result():
+    """``path="auto"`` everywhere: the public entry points return the very same LocalBound."""
+    net, _ = _sequential_and_pairs([16, 12, 9], 40, seed=6)
+    x = torch.rand(30, 40)
+    for norm in ("l2", "linf"):
+        plain = local_region_bound(net, x, 0.02, norm)
+        traced, trace = algorithm1_trace(net, x, 0.02, norm)
+        worked, work = algorithm1_work(net, x, 0.02, norm)
+        assert work.path == ("gram" if norm == "l2" else "direct")
+        assert work.row_length == (16 if norm == "l2" else 40)
+        for other in (traced, worked):
+            assert torch.equal(other.unstable, plain.unstable)
+            for k in range(3):
+                assert torch.equal(other.S[k], plain.S[k]) and torch.equal(other.P[k], plain.P[k])
+                assert torch.equal(other.U[k], plain.U[k])
+        assert [t.shape for t in trace.Lpre] == [(30, 16, 40), (30, 12, 40), (30, 9, 40)]
+        assert all(len(getattr(trace, f.name)) == 3 for f in dataclasses.fields(trace))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        trace.A = []
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        work.flops = 0
+
+
+def test_path_choice_and_bad_paths():
+    wide_first, _ = _sequential_and_pairs([50, 8], 20)  # first layer wider than the input: no saving
+    narrow_first, _ = _sequential_and_pairs([8, 50], 20)
+    one_layer, _ = _sequential_and_pairs([8], 20)
+    x = torch.rand(4, 20)
+    assert algorithm1_work(wide_first, x, 0.1)[1].path == "direct"
+    assert algorithm1_work(narrow_first, x, 0.1)[1].path == "gram"
+    assert algorithm1_work(narrow_first, x, 0.1, "linf")[1].path == "direct"
+    assert algorithm1_work(one_layer, x, 0.1)[1].path == "direct"
+    # Forcing the Gram path where it saves nothing still gives the direct result.
+    forced, work = algorithm1_work(wide_first, x, 0.1, path="gram")
+    assert work.path == "gram" and work.row_length == 20
+    _assert_same(forced, local_region_bound(wide_first, x, 0.1))
+    with pytest.raises(ValueError, match="path"):
+        algorithm1_work(narrow_first, x, 0.1, "linf", path="gram")
+    for bad in ("Gram", "", None, 1):
+        with pytest.raises(ValueError, match="path"):
+            algorithm1_trace(narrow_first, x, 0.1, path=bad)
+
+
+@pytest.mark.parametrize("path", ["gram", "direct"])
+def test_work_buffers_stay_within_the_budget(path, monkeypatch):
+    """The automatic chunk size accounts for the buffers of the path taken."""
+    import localregions.bounds as bounds
+
+    allocated = []
+    original = bounds._Workspace.__init__
+
+    def recording(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        allocated.append(sum(t.numel() * t.element_size() for t in (self.ping, self.pong, self.gather, self.weights)))
+
+    monkeypatch.setattr(bounds._Workspace, "__init__", recording)
+    net, _ = _sequential_and_pairs([24, 32, 16], 60, seed=2)
+    x = torch.rand(200, 60)
+    budget = 1_000_000
+    _, work = algorithm1_work(net, x, 0.01, path=path, memory_budget_bytes=budget)
+    assert work.path == path and work.row_length == (24 if path == "gram" else 60)
+    assert 1 < work.chunk_size < 200
+    assert len(allocated) == 1 and allocated[0] <= budget
+    # at least half the budget is used: the estimate is not wildly conservative
+    assert allocated[0] >= budget // 2
 
 
 # ----------------------------------------------------------------------------- bad input

@@ -255,7 +255,10 @@ def load_point_set(processed_dir, name: str) -> tuple[torch.Tensor, torch.Tensor
             f"{path} differs from the SHA-256 in {manifest_path} (changed or corrupted after it was prepared); "
             "delete it and rerun prepare_data"
         )
-    content = torch.load(io.BytesIO(payload), weights_only=True)
+    try:
+        content = torch.load(io.BytesIO(payload), weights_only=True)
+    except Exception as exc:  # a manifest rewritten to match a file that is not a point set
+        raise CorruptFileError(f"{path} is not a point set written by prepare_point_sets ({exc})") from exc
     if not isinstance(content, dict) or set(content) != {"x", "y"}:
         raise CorruptFileError(f"{path}: expected a dict with keys 'x' and 'y'")
     x, y = content["x"], content["y"]
