@@ -21,7 +21,7 @@ import pandas as pd
 from localregions.experiment.tables import tightness_summary
 from localregions.reporting.markdown import markdown_table, number
 from localregions.reporting.verdicts import TRAJECTORIES
-from localregions.vocabulary import format_lr
+from localregions.vocabulary import DEFAULT_VARIANT, format_lr
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = REPO / "reference"
@@ -131,6 +131,8 @@ def sensitivity_section() -> list[str]:
     base = baseline[baseline["trajectory"] == TRAJECTORIES[0]].set_index(["depth", "lr", "claim"])["verdict"]
     rows = []
     for variant, part in paper.groupby("variant", sort=False):
+        if variant == DEFAULT_VARIANT:
+            continue
         flips = [f"({r.claim}) d{r.depth} lr {format_lr(r.lr)}: {base[(r.depth, r.lr, r.claim)]} -> {r.verdict}"
                  for r in part.itertuples(index=False)
                  if (r.depth, r.lr, r.claim) in base.index and base[(r.depth, r.lr, r.claim)] != r.verdict]

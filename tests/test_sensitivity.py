@@ -38,8 +38,8 @@ def test_each_variant_is_an_experiment_inside_the_study(study):
 
 def test_the_variant_claims_table_holds_every_variant_and_its_runs(study):
     table = pd.read_csv(study / "results" / "sensitivity" / "variant_claims.csv")
-    assert list(dict.fromkeys(table["variant"])) == ["width16", "random_images"]
-    assert set(table["overrides"]) == {"model.width=16", "data.random_draw=image"}
+    assert list(dict.fromkeys(table["variant"])) == ["default", "width16", "random_images"]
+    assert set(table["overrides"].fillna("")) == {"", "model.width=16", "data.random_draw=image"}
     assert set(table["claim"]) == set(range(1, 7)) and set(table["trajectory"]) == {"paper", "with epoch 0"}
     assert (table["runs_ok"] == 2).all() and (table["runs_diverged"] == 0).all()
     own = pd.read_csv(study / "results" / "sensitivity" / "width16" / "claims.csv")

@@ -17,6 +17,7 @@ __all__ = [
     "SETTING_KEYS",
     "SUMMARY_METRICS",
     "RUN_STATUSES",
+    "DEFAULT_VARIANT",
 ]
 
 #: The paper's four point sets, in the order its figures show them.
@@ -30,6 +31,9 @@ SCALES = ("raw", "unit")
 #: A training run ends "ok", "diverged" (non-finite loss or weights) or "collapsed" (a constant
 #: output or chance accuracy on the training set: it learnt nothing the claims could be about).
 RUN_STATUSES = ("ok", "diverged", "collapsed")
+
+#: The name, in a study's tables, of the study's own experiment (every other choice at its default).
+DEFAULT_VARIANT = "default"
 
 #: One row of ``summary.csv`` per these keys ...
 SUMMARY_KEYS = ["depth", "lr", "seed", "epoch", "dataset", "radius", "norm"]

@@ -19,7 +19,7 @@ import json
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 
-from ..vocabulary import DATASET_NAMES, format_lr
+from ..vocabulary import DATASET_NAMES, DEFAULT_VARIANT, format_lr
 from .layout import Layout, Roots
 from .settings import MNIST_RAW_FILES, Config, ModelConfig, compose_config, to_settings
 from .steps import STEPS
@@ -239,8 +239,9 @@ class Experiment:
         if step == "claims":
             return {"summary": str(layout.summary), "runs": str(layout.runs)}
         if step == "variant_claims":
-            return {"claims": [str(v.layout.claims) for v in self.variants_of()],
-                    "runs": [str(v.layout.runs) for v in self.variants_of()]}
+            # The study's own experiment first, as variant "default": the one every other is held against.
+            studied = [self, *self.variants_of()]
+            return {"claims": [str(v.layout.claims) for v in studied], "runs": [str(v.layout.runs) for v in studied]}
         if step == "radius_sweep":
             return {"runs": self.runs_dirs(), **sets}
         if step in ("tightness_table", "methods_table"):
@@ -273,9 +274,9 @@ class Experiment:
         if step in ("aggregate", "radius_sweep"):
             return {"grid": self.grid_runs_info()}
         if step == "variant_claims":
-            variants = self.variants_of()
-            return {"variants": [v.id.split("/", 1)[1] for v in variants],
-                    "overrides": {v.id.split("/", 1)[1]: self.settings.variants[v.id.split("/", 1)[1]] for v in variants}}
+            names = [v.id.split("/", 1)[1] for v in self.variants_of()]
+            return {"variants": [DEFAULT_VARIANT, *names],
+                    "overrides": {DEFAULT_VARIANT: [], **{name: list(self.settings.variants[name]) for name in names}}}
         if step == "compare":
             layout = self.layout
             tables = {name: [path, str(layout.reference_table(Path(path)))] for name, path in self.compared_tables().items()}

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..experiment.tables import radius_sweep_summary, tightness_summary
-from ..vocabulary import DATASET_LABELS, format_lr, run_id
+from ..vocabulary import DATASET_LABELS, DEFAULT_VARIANT, format_lr, run_id
 from .verdicts import trained_summary
 
 __all__ = ["build_report", "write_report", "markdown_table", "number"]
@@ -215,8 +215,8 @@ def _phases_section(usable: pd.DataFrame, radius: float, norm: str | None) -> st
              "correction over the sets and phases of the curve in that setting (else *flat*). A descent, an ascent "
              "and a second descent (Humayun et al. 2024) would read *falls*, *rises*, *falls*.", ""]
     phases = list(dict.fromkeys(table["phase"]))
-    for column, unit in (("log2_mean_bound", "bits"), ("mean_boundary_distance", "distance"),
-                         ("single_region_points", "points")):
+    for column, unit in (("log2_mean_bound", "bits"), ("mean_log2_bound", "neurons (mean C)"),
+                         ("mean_boundary_distance", "distance"), ("single_region_points", "points")):
         part = table[table["column"] == column]
         # The report's order: depths increasing, lrs decreasing, the sets as the paper lists them.
         order = {name: index for index, name in enumerate(DATASET_LABELS)}
@@ -256,6 +256,8 @@ def _variants_section(variant_claims: pd.DataFrame | None, baseline: pd.DataFram
                     if base is not None else {})
     summary_rows, sentences = [], []
     for variant, rows in paper.groupby("variant", sort=False):
+        if variant == DEFAULT_VARIANT:  # the study's own runs: the verdicts every variant is held against
+            continue
         flips = []
         for row in rows.to_dict("records"):
             before = base_verdict.get((row["depth"], row["lr"], row["claim"]))

@@ -23,7 +23,8 @@ from .claims import holm, passes, t_test, validate_summary
 __all__ = ["phase_boundaries", "phase_changes", "PHASE_COLUMNS"]
 
 #: The curves read in phases, and their units.
-PHASE_COLUMNS = {"log2_mean_bound": "bits", "single_region_points": "points", "mean_boundary_distance": "distance"}
+PHASE_COLUMNS = {"log2_mean_bound": "bits", "mean_log2_bound": "neurons (mean C)", "single_region_points": "points",
+                 "mean_boundary_distance": "distance"}
 #: The end of the paper's window of epochs.
 PAPER_EPOCHS = 20
 
