@@ -81,6 +81,6 @@ def test_the_public_library_is_importable_from_the_top():
     import localregions
 
     for name in ["local_region_bound", "LocalBound", "boundary_distance", "activation_patterns", "exact_region_count",
-                 "sampled_region_count", "RegionCount", "RegionBudgetExceeded"]:
+                 "sampled_region_count", "RegionCount", "RegionBudgetExceeded", "local_complexity", "preactivation_bounds"]:
         assert callable(getattr(localregions, name)) or isinstance(getattr(localregions, name), type)
     assert set(localregions.__all__) <= set(dir(localregions))

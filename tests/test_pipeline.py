@@ -98,6 +98,16 @@ def test_figures_and_report_are_drawn_from_these_tables(smoke):
     assert "The tightness study was not run" not in report
 
 
+def test_snakemakes_html_report_carries_every_figure_and_table_with_its_caption(smoke, tmp_path):
+    workdir, _ = smoke
+    target = tmp_path / "report.html"
+    snakemake(workdir, SMOKE, "--report", str(target))
+    html = target.read_text(errors="replace")
+    for name in ["figure3_depth2.png", "tightness.png", "methods.png", "summary.csv", "claims.csv", "report.md"]:
+        assert name in html, name
+    assert "weakest test" in html  # the caption of claims.csv, from rules/report/
+
+
 def test_the_run_matches_the_committed_smoke_reference(smoke):
     workdir, log = smoke
     comparison = workdir / "results" / "smoke" / "comparison.md"

@@ -30,6 +30,8 @@ _PUBLIC = {
     "sampled_region_count": "counting",
     "RegionCount": "counting",
     "RegionBudgetExceeded": "counting",
+    "local_complexity": "complexity",
+    "preactivation_bounds": "relaxations",
 }
 
 __all__ = [
@@ -41,6 +43,8 @@ __all__ = [
     "sampled_region_count",
     "RegionCount",
     "RegionBudgetExceeded",
+    "local_complexity",
+    "preactivation_bounds",
 ]
 
 __version__ = "0.2.0"

@@ -304,9 +304,9 @@ class MethodsConfig:
     enabled: bool = True
     methods: list[str] = field(default_factory=lambda: list(BOUND_METHODS))
     points: int = 200
-    lp_points: int = 10
+    lp_points: int = 1
     scales: list[str] = field(default_factory=lambda: ["raw", "unit"])
-    radii: dict[str, list[float]] = field(default_factory=lambda: {"raw": [0.4], "unit": [0.05, 0.1, 0.2, 0.4]})
+    radii: dict[str, list[float]] = field(default_factory=lambda: {"raw": [0.4], "unit": [0.05, 0.1, 0.4]})
     # Directions of the random cross-polytope of the local-complexity estimate (2 vertices each);
     # None takes as many as the input has dimensions.
     complexity_directions: Optional[int] = None
