@@ -20,7 +20,8 @@ import pandas as pd
 
 from localregions.experiment.tables import tightness_summary
 from localregions.reporting.markdown import markdown_table, number
-from localregions.reporting.verdicts import TRAJECTORIES
+from localregions.reporting.phases import phase_changes
+from localregions.reporting.verdicts import TRAJECTORIES, trained_summary
 from localregions.vocabulary import DEFAULT_VARIANT, format_lr
 
 REPO = Path(__file__).resolve().parents[1]
@@ -148,14 +149,27 @@ def sensitivity_section() -> list[str]:
 
 
 def long_training_section() -> list[str]:
-    claims = _read("long_training", "claims.csv")
-    if claims is None:
+    claims, summary, runs = (_read("long_training", t) for t in ("claims.csv", "summary.csv", "runs.csv"))
+    if claims is None or summary is None or runs is None:
         return []
+    phases = phase_changes(trained_summary(summary, runs), radius=0.4)
+    rows = []
+    for (depth, lr, column), part in phases[phases["dataset"] == "train"].groupby(["depth", "lr", "column"], sort=False):
+        if column not in ("log2_mean_bound", "mean_log2_bound", "mean_boundary_distance"):
+            continue
+        cells = [f"{r.direction if r.direction != 'flat' else 'flat'} {number(r.effect, 2)} "
+                 f"[{number(r.ci_low, 2)}, {number(r.ci_high, 2)}]" for r in part.itertuples(index=False)]
+        rows.append([f"{depth}", format_lr(lr), f"`{column}`"] + cells)
+    header = ["depth", "lr", "curve (training points)"] + [f"epochs {p}" for p in dict.fromkeys(phases["phase"])]
     return ["### Long training (2,000 epochs)", "",
             "`experiment=long_training` ([report](reference/long_training/report.md), "
-            "[Figure 3 on a log epoch axis](reference/long_training/figures/figure3_depth2.png)); verdicts on every bound "
-            "epoch after 0 (the phases of training are in the report):", "",
-            verdict_table(claims, TRAJECTORIES[0]), ""]
+            "[Figure 3 on a log epoch axis, depth 2](reference/long_training/figures/figure3_depth2.png), "
+            "[depth 3](reference/long_training/figures/figure3_depth3.png)); verdicts on every bound epoch after 0:", "",
+            verdict_table(claims, TRAJECTORIES[0]), "",
+            "Training points, phase by phase (change over the phase, mean over seeds and 95% interval; *rises* or "
+            "*falls* only where the interval clears zero after Holm's correction over the sets and phases of the "
+            "curve; the other sets are in the report):", "",
+            markdown_table(header, rows), ""]
 
 
 def results_block() -> str:

@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from ..experiment.storage import atomic_path
-from ..vocabulary import DATASET_LABELS
+from ..vocabulary import DATASET_LABELS, format_lr
 
 __all__ = [
     "figure3",
@@ -166,10 +166,6 @@ def _seed_note(rows: pd.DataFrame) -> str:
     return f"lines: mean over {count} seeds; bands: 95% t-interval"
 
 
-def _lr_label(lr: float) -> str:
-    return format(float(lr), "g")
-
-
 def figure3(
     by_setting: pd.DataFrame,
     depth: int,
@@ -229,15 +225,15 @@ def figure3(
     for row, lr in enumerate(lrs):
         setting = _setting(rows, depth, lr)
         bound_axes, single_axes = axes_grid[row]
-        bound_axes.set_title(f"({PANEL_LETTERS[2 * row]}) mean upper bound, lr = {_lr_label(lr)}", loc="left")
+        bound_axes.set_title(f"({PANEL_LETTERS[2 * row]}) mean upper bound, lr = {format_lr(lr)}", loc="left")
         single_axes.set_title(
-            f"({PANEL_LETTERS[2 * row + 1]}) points with a single region, lr = {_lr_label(lr)}", loc="left"
+            f"({PANEL_LETTERS[2 * row + 1]}) points with a single region, lr = {format_lr(lr)}", loc="left"
         )
         bound_axes.set_ylabel(bound_label)
         single_axes.set_ylabel("points whose ball meets\na single region (C = 0)")
         if setting.empty:
             for axes in (bound_axes, single_axes):
-                _empty_panel(axes, f"no runs with lr = {_lr_label(lr)}")
+                _empty_panel(axes, f"no runs with lr = {format_lr(lr)}")
             continue
         bound_values = _plot_seed_mean(bound_axes, setting, bound_metric, floor=bound_floor)
         if not overflow:
@@ -296,11 +292,11 @@ def boundary_distance_figure(
         for column, lr in enumerate(lrs):
             axes = axes_grid[row][column]
             letter = PANEL_LETTERS[row * len(lrs) + column]
-            axes.set_title(f"({letter}) {depth} hidden layers, lr = {_lr_label(lr)}", loc="left")
+            axes.set_title(f"({letter}) {depth} hidden layers, lr = {format_lr(lr)}", loc="left")
             axes.set_ylabel(f"mean distance to the\nregion's boundary ({chosen_norm})")
             setting = _setting(rows, depth, lr)
             if setting.empty:
-                _empty_panel(axes, f"no runs with depth {depth}, lr = {_lr_label(lr)}")
+                _empty_panel(axes, f"no runs with depth {depth}, lr = {format_lr(lr)}")
                 continue
             _apply_yscale(axes, _plot_seed_mean(axes, setting, "mean_boundary_distance", floor=0.0))
             _epoch_axis(axes, setting["epoch"].unique())
@@ -460,9 +456,9 @@ def radius_sweep_figure(sweep: pd.DataFrame) -> Figure:
                 bound_values.extend(curve["mean_log2_bound"].tolist())
         _apply_yscale(bound_axes, bound_values)
         letters = PANEL_LETTERS[2 * row], PANEL_LETTERS[2 * row + 1]
-        bound_axes.set_title(f"({letters[0]}) mean C, {depth} hidden layers, lr = {_lr_label(lr)}", loc="left")
+        bound_axes.set_title(f"({letters[0]}) mean C, {depth} hidden layers, lr = {format_lr(lr)}", loc="left")
         share_axes.set_title(
-            f"({letters[1]}) single region, {depth} hidden layers, lr = {_lr_label(lr)}", loc="left"
+            f"({letters[1]}) single region, {depth} hidden layers, lr = {format_lr(lr)}", loc="left"
         )
         bound_axes.set_ylabel("mean C over the points\n(log$_2$ of the bound $2^C$)")
         share_axes.set_ylabel("balls meeting a single\nregion (C = 0), %")
