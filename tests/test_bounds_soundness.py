@@ -195,11 +195,11 @@ def ball_samples(layers, centre, radius, norm, gen, extra_gradients=None):
 
 
 def method_result(layers, x, radius, norm, method):
-    """``(LocalBound, lower, upper, trace)``; for alg1 the intervals are Lemma 1's ``A -/+ u``."""
+    """``(LocalBound, lower, upper, trace)``; for alg1 the intervals are Lemma 1's ``A -/+ (u + A_error)``."""
     if method == "alg1":
         res, trace = algorithm1_trace(layers, x, radius, norm)
-        lower = [A - u for A, u in zip(trace.A, trace.u)]
-        upper = [A + u for A, u in zip(trace.A, trace.u)]
+        lower = [A - u - e for A, u, e in zip(trace.A, trace.u, trace.A_error)]
+        upper = [A + u + e for A, u, e in zip(trace.A, trace.u, trace.A_error)]
         return res, lower, upper, trace
     res = local_region_bound(layers, x, radius, norm, method=method)
     assert res.method == method
@@ -223,9 +223,9 @@ def check_ball(layers, centre, radius, points, dx, res, lower, upper, n, trace=N
         stable = ~S
         kept = (A1 * torch.sign(A0)) > -tol
         assert kept[:, stable].all(), f"layer {k}: an S=0 neuron changed sign"
-        # ... and the centre is strictly of that sign, except at a rounding-level tie (Algorithm 1's
-        # documented caveat: a pre-activation that is 0 in exact arithmetic, computed as +-1 ulp).
-        assert ((A0 != 0) | (A0.abs() <= tol[0]) | ~stable).all()
+        # ... and the centre is strictly of that sign: an exact tie (a pre-activation that is 0 in
+        # exact arithmetic, computed as 0 or +-1 ulp) is never declared stable.
+        assert ((A0 != 0) | ~stable).all(), f"layer {k}: a neuron with a zero pre-activation is S=0"
         # The interval holds every sampled pre-activation.
         assert (A1 >= lo - tol).all(), f"layer {k}: a pre-activation fell below its lower bound"
         assert (A1 <= up + tol).all(), f"layer {k}: a pre-activation rose above its upper bound"

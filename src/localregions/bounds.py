@@ -39,7 +39,9 @@ of ``nn.Linear``), is exactly the paper's pseudocode::
 
 with the input layer treated as ``P = 0``, ``L = identity``.  A neuron's ``L`` becomes zero
 when it is stably inactive and the propagated ``L`` when it is stably active with
-``Usum == 0``.  For an ``Linf`` ball the dual norm is used: ``r * ||L||_1``.
+``Usum == 0``.  For an ``Linf`` ball the dual norm is used: ``r * ||L||_1``.  In float64 the
+engine makes these comparisons with proven bounds on the rounding of ``A`` and ``u``, so that
+the strict inequalities hold for the exact values (see "Exactness and rounding").
 
 Two paths: direct and Gram
 --------------------------
@@ -74,45 +76,89 @@ direct path otherwise; :func:`algorithm1_work` and :func:`algorithm1_trace` can 
 Exactness and rounding
 ----------------------
 The guarantees above are exact in real arithmetic (Proposition 1).  Here everything is computed
-in float64.  On the **direct path** the only caveat is rounding: a decision whose margin
-``|A_j| - u`` is within a few ulps of the magnitudes that produced it (a near *tie*) may go
-either way, and ``U`` carries a relative error of order 1e-16 times those magnitudes.  Exact
-ties (margin exactly zero, as with integer weights) follow the strict inequalities of the
-pseudocode, which is the sound side.
+in float64, and **they hold for the exact pre-activations of the given float64 net, centres and
+radius**: next to every quantity the decision uses, the engine computes a proven a-priori
+bound on its rounding error, and a neuron is declared stable only where the margin clears
+those bounds.  Write ``*`` for exact values, ``u = 2**-53`` and ``gamma_n = n u / (1 - n u)``
+(Higham, *Accuracy and Stability of Numerical Algorithms*, 3.1 and 3.5: ``|fl(A B) - A B| <=
+gamma_n |A| |B|`` for any summation order, blocked or fused, so for every matmul here).  For
+layer ``k`` with ``n`` inputs and the computed centre outputs ``X`` of the layer before:
 
-The **Gram path** rounds differently (a rotated basis, another summation), so it must not
-declare a neuron stable (``S = 0``, and with it ``P = 0``) where the direct computation or exact
-arithmetic would not.  It therefore adds to ``u`` a proven bound on the error of its
-``r ||L_j||`` (``rounding`` in :class:`Algorithm1Trace`): with ``N_1 = ||rows of W_1||`` and
-``N_k = |W_m| N_{k-1}`` (the masked magnitudes, one cheap matrix-vector product per layer),
+* ``A_error >= |A - A*|`` (:class:`Algorithm1Trace`): ``gamma_{n+1} (|W| X + |b|) + |W| E``,
+  the rounding of ``W X + b`` plus the propagated error of ``X``, where ``E >= |X - X*|`` is the
+  layer before's ``A_error`` where its ``A > 0`` and ``max(A + A_error, 0)`` where ``A <= 0``
+  (``max`` is 1-Lipschitz; the input is exact).
+* ``u >= u* = r ||L*|| + Usum*`` (the trace's ``u``), where ``L*`` is the exact ``L`` propagated
+  through the rows the engine passes on and ``Usum*`` the exact sum of the computed ``U``: the
+  computed ``r ||L|| + usum`` plus ``rounding = r c_k N_k + 2 gamma_n usum + 4 u (r ||L|| +
+  usum)`` (``c_k``, ``N_k`` below; ``usum`` is a sum of non-negative terms, so its error is
+  relative).
+* ``v = u + A_error`` rounded up.  **Stably inactive iff ``A < -v``, stably active iff ``A >
+  v``**, else ``S = 1``.  Both are exact comparisons of floats and imply ``A* + u* < 0``,
+  resp. ``A* - u* > 0``: the paper's strict inequalities on the exact values.  An exact tie
+  (``|A*| = u*``, e.g. ``A* = 0`` with ``L* = 0``, which float64 computes as 0 or a few ulps of
+  either sign) comes out unstable, and so does every decision within ``A_error + rounding`` of
+  one; only those can differ from the literal pseudocode (:mod:`localregions.reference`) -- on
+  random nets none does (0 of 92,160 decisions at the paper's size in the tests; 0 of
+  15,360,000 flags per setting at 784 x 3 x 256 against the engine before these bounds).
+* ``P = 0`` iff stable and (inactive or ``usum = 0``); ``usum = 0`` is decided exactly.
+* ``U = min(u, max(A + v, 0))`` rounded up: ``0`` where stably inactive, ``u`` where ``A >= 0``,
+  and in every case ``>= min(u*, max(A* + u*, 0)) >= |X' - X*|``, whichever side of 0 the exact
+  ``A*`` is on.  So ``U`` is a valid deviation bound also where the sign of ``A*`` is in doubt;
+  it exceeds the exact paper value by at most ``2 (A_error + rounding)`` and a few ulps.
+* Lemma 1, rigorous: every pre-activation over the ball lies in ``[A - v, A + v]``.
+
+The constants carry margins (factors ``1 + 4 gamma_{n+4}``, ``1 + 1e-6``) that cover the
+rounding of computing the bounds themselves, and ``u``, ``A_error`` and ``v`` are rounded up
+(a computed sum that is 0 is exact and stays 0, so a constant neuron keeps ``U = 0``).
+Higham's bounds assume no underflow: where a product could underflow -- checked at run time
+from the smallest non-zero operand of each layer's products, and a priori for the propagated
+``L`` (its entries are multiples of ``2**-G``, ``G`` from the weights' smallest non-zero
+entries, so a non-zero one is at least ``2**-G``) -- absolute terms (multiples of ``2**-1074``,
+``sqrt(m) 2**-537`` for a norm of ``m`` squares) are added and ``usum != 0`` is read off the
+pattern of non-zeros.  Assumed: IEEE round-to-nearest float64 with gradual underflow (torch's
+default; ``torch.set_flush_denormal(True)`` voids the underflow part) and no overflow (an
+``inf`` or ``NaN`` bound makes a neuron unstable, but overflow is not otherwise accounted
+for).  At 784 x 3 x 256 (default initialisation, r = 0.01) the median ``A_error`` is 1e-12,
+5e-12 and 2e-11 in the three layers, and ``rounding`` 2e-13 to 2e-12 of ``u`` on the direct
+path (up to 5e-9 of ``u`` on the Gram path: a few 1e-11 of ``r N``); the margins of the
+decisions are far larger (none of 15,360,000 flags changed).
+
+The row norms.  With ``N_0 = ||rows of W_1||`` (computed, in the ball's dual norm) and ``N_k =
+|W_m| N_{k-1}`` (the masked magnitudes, part of the one product with ``|W|`` per layer that
+also gives ``usum`` and ``A_error``),
 
     | computed ||L_j|| - exact ||L_j|| |  <=  c_k N_kj,
     c_k = [delta + ((1 + g)^(k-1) - 1) (1 + delta) + q (1 + g)^(k-1) (1 + delta)] * (1 + s_k),
 
-where ``g = gamma_n`` for the products (Higham, *Accuracy and Stability of Numerical
-Algorithms*, 3.5: ``|fl(A B) - A B| <= gamma_n |A| |B|``, any summation order, so also for
-the blocked, compacted matmuls; ``n`` the widest inner dimension), ``q = gamma_{2k+4}`` for a
-norm (a sum of squares has no cancellation; this covers one computed with scaling too), ``s_k`` covers the rounding of the computed
-``N_k`` themselves (sums of non-negative terms: ``(1 + gamma_{d+2}) (1 + 2 (k-1) g) (1 + 1e-6)
-- 1``) and ``delta`` bounds the factorization:
-``| ||v F|| - ||v W_1|| | <= delta sum_i |v_i| ||W_1i||`` for every ``v``.  ``delta`` is
-measured *a posteriori* once per call, not taken from the a-priori QR bound (whose constant is
-unspecified): with ``eta >= ||Q^T Q - I||_2`` and ``Delta = F Q^T - W_1`` (both computed, plus
-the proven error of computing them), ``delta = max_i (eta ||F_i|| + ||Delta_i||) / ||W_1i||``.
-(The proof: ``v W_1 = (v F) Q^T - v Delta`` and ``||Q^T y|| / ||y|| in [sqrt(1 - eta),
-sqrt(1 + eta)]``; the propagated error obeys ``e_k <= |W_m| e_{k-1} + g |W_m| ||L_{k-1}||``.)
-At d = 784, h = 256 this is ``c_k`` about 4.5e-11, dominated by the proven error of measuring
-``eta``, i.e. ``u`` is raised by a few 1e-11 of ``r N`` (the true errors are about 1e-16).  A
-neuron can then be declared stable on the Gram path only where it is stable in exact arithmetic
-(up to the rounding of ``A`` and ``Usum``, which both paths share), and ``U`` stays an upper
-bound.  The price is that a decision within that bound of a tie, which the direct path may call
-stable, is called unstable: the conservative side, never seen in the tests away from ties.  If
-``delta`` cannot be established (a row of ``W_1`` too small to square in float64, or a
-failed factorization) ``path="auto"`` falls back to the direct path.  Why not the Gram matrix
-itself: ``w^T G w`` is computed with an error up to ``gamma_n |w|^T |G| |w|``, which under
-cancellation can dwarf ``||L_j||^2`` itself and would force either a much larger inflation or a
-fallback per row; the factored form's error is linear in the same condition number, like the
-direct path's.
+(``c_0 = gamma_{2d+4} (1 + 1e-6)`` for the first layer's norms), where ``g = gamma_n`` for the
+products (``n`` the widest inner dimension), ``q = gamma_{2m+4}`` for a norm of ``m`` entries
+(``m = d`` direct, the rank on the Gram path; a sum of squares or of absolute values has no
+cancellation; this covers one computed with scaling too), ``s_k`` covers the rounding of the
+computed ``N_k`` themselves (sums of non-negative terms: ``(1 + gamma_{d+2}) (1 + 2 (k-1) g)
+(1 + 1e-6) - 1``) and ``delta`` bounds the Gram factorization (``delta = 0`` on the direct
+path, whose first ``L`` is ``W_1`` itself): ``| ||v F|| - ||v W_1|| | <= delta sum_i |v_i|
+||W_1i||`` for every ``v``.  ``delta`` is measured *a posteriori* once per call, not taken from
+the a-priori QR bound (whose constant is unspecified): with ``eta >= ||Q^T Q - I||_2`` and
+``Delta = F Q^T - W_1`` (both computed, plus the proven error of computing them), ``delta =
+max_i (eta ||F_i|| + ||Delta_i||) / ||W_1i||``.  (The proof: ``v W_1 = (v F) Q^T - v Delta`` and
+``||Q^T y|| / ||y|| in [sqrt(1 - eta), sqrt(1 + eta)]``; the propagated error obeys ``e_k <=
+|W_m| e_{k-1} + g |W_m| ||L_{k-1}||``.)  At d = 784, h = 256 this is ``c_k`` about 4.5e-11 on the
+Gram path, dominated by the proven error of measuring ``eta`` (the true errors are about
+1e-16), and about 2e-13 on the direct path.  The Gram path therefore calls a few more decisions
+unstable near a tie than the direct path would: the conservative side, never seen in the tests
+away from ties.  If ``delta`` cannot be established (a row of ``W_1`` too small to square in
+float64, or a failed factorization) ``path="auto"`` falls back to the direct path.  Why not the
+Gram matrix itself: ``w^T G w`` is computed with an error up to ``gamma_n |w|^T |G| |w|``, which
+under cancellation can dwarf ``||L_j||^2`` itself and would force either a much larger inflation
+or a fallback per row; the factored form's error is linear in the same condition number, like
+the direct path's.
+
+Cost: the three magnitudes per layer (``usum``, ``A_error``, ``N_k``) are one stacked product
+with ``|W|`` (``usum`` was one already, and ``N_k`` on the Gram path; the first layer's
+``A_error`` is one product ``|x| |W_1|^T``), plus a run-time underflow check (one reduction per
+layer) and a few elementwise passes: a few per cent at 784 x 3 x 256, about 1 microsecond per
+centre at the paper's size (see ``docs/performance_bounds.md``).
 
 Batched design
 --------------
@@ -193,7 +239,8 @@ class LocalBound:
         does imply an interval for every neuron, ``[A - u, A + u]`` (Lemma 1 of the paper, with
         ``u = r ||L|| + Usum`` the value *before* the branch; ``U`` is the post-activation
         deviation and equals ``u`` only on some branches), but ``u`` is not kept by the engine:
-        take ``A`` and ``u`` from :func:`algorithm1_trace`.
+        take ``A``, ``u`` and ``A_error`` from :func:`algorithm1_trace`; ``[A - u - A_error, A + u
+        + A_error]`` holds for the exact pre-activations, rounding included.
     method : str, default "alg1"
         The method that produced the result (see :func:`local_region_bound`).  For the interval
         methods ``S``, ``P`` and ``U`` keep Algorithm 1's meanings and are derived from the
@@ -232,7 +279,7 @@ class LocalBound:
 
 
 #: Fields of :class:`Algorithm1Trace`, in order.
-_TRACE_FIELDS = ("A", "Lpre", "usum", "u", "rounding")
+_TRACE_FIELDS = ("A", "Lpre", "usum", "u", "rounding", "A_error")
 
 
 @dataclass(frozen=True)
@@ -254,20 +301,31 @@ class Algorithm1Trace:
     usum : list of (N, width_k) float64
         ``Usum = sum over P_i = 1 of |M_ij| U_i``, the propagated deviation.
     u : list of (N, width_k) float64
-        ``r ||L|| + usum``, plus ``rounding``: the value the decision compares with ``A``.
+        A proven upper bound on ``r ||L|| + Usum`` in exact arithmetic (``||L||`` of the exact
+        propagated ``L``, ``Usum`` the exact sum of the computed ``U``): the computed ``r ||L|| +
+        usum`` plus ``rounding``, rounded up.  Lemma 1 of the paper, made rigorous: every
+        pre-activation over the ball lies in ``[A - u - A_error, A + u + A_error]``.
     rounding : list of (N, width_k) float64
-        What the Gram path added to ``u``: a proven bound on the rounding error of its
-        ``r ||L||`` (see the module docstring, "Exactness and rounding").  Zero on the direct
-        path and in the first layer.
+        What was added to the computed ``r ||L|| + usum`` to make ``u`` an upper bound: a proven
+        bound on its rounding error (on the Gram path including the factor's, ``c_k r N``; see
+        the module docstring, "Exactness and rounding").  Positive on both paths and in every
+        layer; about 1e-15 of ``u`` on the direct path and a few 1e-11 of ``r N`` on the Gram path.
+    A_error : list of (N, width_k) float64
+        A proven bound on ``|A - exact A|``: the rounding of this layer's ``W X + b`` and the
+        propagated error of ``X`` (the centre's outputs of the layer before).  The decision is
+        stable only where ``u + A_error < |A|`` (rounded up; stably inactive if ``A < 0``, active
+        if ``A > 0``).
 
     Examples
     --------
     >>> W, b = torch.tensor([[3.0, 4.0], [0.0, 1.0]]), torch.tensor([6.0, 0.0])
     >>> res, trace = algorithm1_trace([(W, b)], torch.zeros(1, 2), 1.0)
-    >>> trace.A[0].tolist(), trace.u[0].tolist(), trace.usum[0].tolist()
-    ([[6.0, 0.0]], [[5.0, 1.0]], [[0.0, 0.0]])
-    >>> trace.Lpre[0].tolist(), res.S[0].tolist()
-    ([[[3.0, 4.0], [0.0, 1.0]]], [[False, True]])
+    >>> trace.A[0].tolist(), trace.usum[0].tolist(), res.S[0].tolist()
+    ([[6.0, 0.0]], [[0.0, 0.0]], [[False, True]])
+    >>> trace.u[0].tolist()     # r ||W_j|| = 5 and 1, raised by the proven bound on their rounding
+    [[5.000000000000008, 1.0000000000000016]]
+    >>> bool((trace.A_error[0] < 1e-14).all()), trace.Lpre[0].tolist()
+    (True, [[[3.0, 4.0], [0.0, 1.0]]])
     """
 
     A: list
@@ -275,6 +333,7 @@ class Algorithm1Trace:
     usum: list
     u: list
     rounding: list
+    A_error: list
 
 
 @dataclass(frozen=True)
@@ -333,15 +392,41 @@ def prepare_inputs(layers, centers, radius, norm):
 # ----------------------------------------------------------------------------- the engine
 
 
-def _decide(A: torch.Tensor, u: torch.Tensor, usum: torch.Tensor):
-    """The branch of Algorithm 1, elementwise: returns ``(P, S, U)``."""
-    negative = A < 0
-    shifted = u + A
-    dead = negative & (shifted < 0)  # stably inactive
-    stable_active = ~negative & (u < A)
-    S = ~(dead | stable_active)
-    P = S | (stable_active & (usum != 0))
-    U = torch.where(dead, torch.zeros((), dtype=u.dtype, device=u.device), torch.where(negative, shifted, u))
+def _up(t: torch.Tensor) -> torch.Tensor:
+    """``t`` (in place) raised to at least the next float, where ``t`` is the computed result of one addition.
+
+    Then ``t >= `` the exact sum.  Round to nearest puts the exact sum within one ulp of the
+    computed ``t``, and ``t (1 + 2**-52)`` rounds to the next float or beyond when ``t`` is a
+    normal number; a sum in the subnormal range (or 0) is exact and is left as it is.  A
+    negative ``t`` moves down instead: use it only where a negative result is then clamped to 0
+    (a computed sum has the exact sum's sign).
+    """
+    return t.mul_(1.0 + 2.0**-52)
+
+
+def _min_positive(t: torch.Tensor) -> torch.Tensor:
+    """The smallest positive entry of ``t`` (0-d; ``inf`` if none)."""
+    return torch.where(t > 0, t, math.inf).amin() if t.numel() else torch.full((), math.inf, dtype=t.dtype, device=t.device)
+
+
+def _decide(A: torch.Tensor, u: torch.Tensor, A_error: torch.Tensor, usum_nonzero: torch.Tensor):
+    """The branch of Algorithm 1, elementwise and sound in float64: returns ``(P, S, U)``.
+
+    ``u`` is an upper bound on the exact ``r ||L|| + Usum``, ``A_error`` one on ``|A - exact A|``
+    and ``usum_nonzero`` tells exactly whether ``Usum != 0``.  With ``v >= u + A_error`` (rounded
+    up), a neuron is stable only if ``v < |A|``, strictly: stably inactive if ``A < -v``, stably
+    active if ``v < A``.  Both comparisons are exact on floats, so exact ties and everything
+    within ``A_error`` of one come out unstable.  ``U`` bounds ``|X' - X|`` in every case:
+    ``min(u, max(A + v, 0))`` (rounded up) bounds ``min(u*, max(A* + u*, 0))``, which is
+    ``u* + A*`` for an inactive centre, ``u*`` for an active one and 0 when stably inactive
+    (``*``: exact values), whichever side of 0 the exact ``A*`` is on.
+    """
+    v = _up(u + A_error)
+    dead = v < -A  # so A < -v <= 0: stably inactive
+    active = v < A  # so A > v >= 0: stably active
+    S = ~(dead | active)
+    P = S | (active & usum_nonzero)
+    U = torch.minimum(u, _up(A + v).clamp_min_(0.0))  # 0 where dead (A + v < 0), u where active
     return P, S, U
 
 
@@ -421,16 +506,123 @@ def _gram_factor(hidden):
     delta = float((numerator[rows] / W1n[rows]).max()) * (1 + 1e-6) if bool(rows.any()) else 0.0
     if not math.isfinite(delta) or delta > 1e-6 or eta > 1e-6:
         return None
-    # c_k for the row norms of layer k (0-based; k propagations): see "Exactness and rounding".
+    coefficients = _norm_coefficients(hidden, d, k, delta)
+    return _GramFactor(F=F, Qt=Q.t().contiguous(), delta=delta, coefficients=tuple(coefficients))
+
+
+def _norm_coefficients(hidden, d: int, row_length: int, delta: float) -> tuple:
+    """``c_k`` per hidden layer (0-based): ``|computed ||L_j|| - exact ||L_j||| <= c_k N_kj`` (+ ``a_k``).
+
+    ``row_length`` is the length of the propagated rows (``d`` direct, the rank on the Gram path),
+    ``delta`` the Gram factor's measured error (0 on the direct path).  Layer 0 computes the norms
+    of the rows of ``W_1`` (``d`` entries) and ``N_0`` is that computed norm.  See the module
+    docstring, "Exactness and rounding".
+    """
     g = _gamma(max([W.shape[1] for W, _ in hidden[1:]], default=1))
-    q = _gamma(2 * k + 4)  # a norm of k entries, even one computed with scaling (as LAPACK's dnrm2)
-    coefficients = [0.0]
+    q = _gamma(2 * row_length + 4)  # a norm of row_length entries, even one computed with scaling
+    coefficients = [_gamma(2 * d + 4) * (1 + 1e-6)]
     for layer in range(1, len(hidden)):
         grow = (1 + g) ** layer
         c = delta + ((grow - 1) + q * grow) * (1 + delta)
         c *= (1 + _gamma(d + 2)) * (1 + 2 * layer * g) * (1 + 1e-6)
         coefficients.append(c)
-    return _GramFactor(F=F, Qt=Q.t().contiguous(), delta=delta, coefficients=tuple(coefficients))
+    return tuple(coefficients)
+
+
+#: A product is safe from underflow when both factors' product is at least this (2**-1022 is the
+#: smallest normal float64; the margin covers the rounding of the check itself).
+_SAFE_PRODUCT = 2.0**-1000
+
+
+@dataclass(frozen=True)
+class _RoundingPlan:
+    """Per-layer constants of the a-priori rounding bounds (see "Exactness and rounding").
+
+    For layer ``k`` with ``n`` inputs: ``gA = gamma_{n+1} (1 + 4 gamma_{n+4})`` and ``fE = 1 + 4
+    gamma_{n+4}`` weight the centre's outputs and their errors in ``A_error``; ``rc = r c_k (1 +
+    2e-6)`` (``c_k`` the norm coefficients), ``cS = 2 gamma_n (1 + 1e-6)`` and ``cB = 4 u (1 +
+    1e-6)`` weight ``N``, ``usum`` and ``r ||L|| + usum`` in ``rounding``.  ``absA`` and ``absU``
+    are absolute terms (multiples of ``eta = 2**-1074`` and ``r a_k``) that cover underflow; they
+    are added only where a product may underflow: ``no_underflow`` is the a-priori part of that
+    check (the propagated ``L``, its norms and ``r ||L||``; the run-time part checks the
+    smallest non-zero operands of every other product).  ``wmin`` is the smallest non-zero
+    ``|W_ij|``.
+    """
+
+    gA: tuple
+    fE: tuple
+    absA: tuple
+    rc: tuple
+    cS: tuple
+    absU: tuple
+    wmin: tuple
+    cB: float
+    no_underflow: bool
+
+
+def _ldexp_up(units: float) -> float:
+    """``units * eta`` (``eta = 2**-1074``) rounded up (by one more ``eta``)."""
+    return math.ldexp(units * (1 + 1e-6) + 2.0, -1074)
+
+
+def _grid_exponent(t: torch.Tensor) -> int:
+    """``G`` such that every entry of ``t`` is an integer multiple of ``2**-G`` (0 for an all-zero ``t``).
+
+    A float64 ``v != 0`` is a multiple of ``2**(e - 52)``, ``e = floor(log2 |v|)``.
+    """
+    nonzero = t.abs()[t != 0]
+    if not nonzero.numel():
+        return 0
+    return 53 - math.frexp(float(nonzero.min()))[1]
+
+
+def _rounding_plan(hidden, d: int, r: float, order: float, gram) -> _RoundingPlan:
+    """The constants of the rounding bounds for this net, radius, norm and path."""
+    row_length = gram.F.shape[1] if gram is not None else d
+    c = gram.coefficients if gram is not None else _norm_coefficients(hidden, d, row_length, 0.0)
+    g = _gamma(max([W.shape[1] for W, _ in hidden[1:]], default=1))
+
+    def alpha(m):  # absolute underflow error of a computed norm of m entries, in units of eta
+        return math.sqrt(m) * 2.0**537 if order == 2.0 else float(m)
+
+    # A priori: every entry of the propagated rows (computed or exact) is a multiple of 2**-G
+    # (products of multiples of 2**-a and 2**-b are multiples of 2**-(a+b), sums and roundings
+    # keep the grid), so a non-zero one is at least 2**-G; then neither its products nor its
+    # square nor r times its norm underflow when G is small enough.
+    G1 = _grid_exponent(hidden[0][0])
+    safe = G1 <= 500 and math.log2(r) - G1 >= -1000  # the first layer's norms and r ||W_j||
+    G = G1 if gram is None else _grid_exponent(gram.F)
+    gA, fE, absA, rc, cS, absU, wmin = [], [], [], [], [], [], []
+    eps = 0.0  # absolute (underflow) error of each propagated row of L, in units of eta
+    for k, (W, b) in enumerate(hidden):
+        n = W.shape[1]
+        absW = W.abs()
+        rho = float(absW.sum(dim=1).max()) * (1 + 1e-6) if W.numel() else 0.0  # max row sum of |W|
+        nonzero = absW[absW > 0]
+        wmin.append(float(nonzero.min()) if nonzero.numel() else math.inf)
+        gA.append(_gamma(n + 1) * (1 + 4 * _gamma(n + 4)))
+        fE.append(1 + 4 * _gamma(n + 4))
+        absA.append(_ldexp_up(2 * rho + 2 * n + 4))
+        bmin = _min_positive(b.abs())
+        safe &= float(bmin) * gA[-1] >= _SAFE_PRODUCT
+        m = d if k == 0 else row_length
+        if k:
+            eps = (1 + g) * rho * eps * (1 + 1e-6) + 2 * n * m
+            safe &= (G == 0 or math.ldexp(wmin[-1], -G) >= _SAFE_PRODUCT)
+            G += _grid_exponent(W)
+            safe &= G <= 500 and math.log2(r) - G >= -1000
+        a_k = _ldexp_up(2 * (eps + alpha(m)))
+        rc.append(r * c[k] * (1 + 2e-6))
+        # r ||L|| >= r 2**-G (G of the rows of this layer), times cB in rounding; layer 1's N are
+        # its norms (>= 2**-G1), times rc.
+        safe &= math.log2(r * 4 * _UNIT_ROUNDOFF) - (G1 if k == 0 else G) >= -1000
+        if k == 0:
+            safe &= math.log2(rc[0]) - G1 >= -1000 if rc[0] > 0 else True
+        cS.append(2 * _gamma(n) * (1 + 1e-6) if k else 0.0)
+        absU.append(r * a_k * (1 + 1e-6) + _ldexp_up(3 * n + 16))
+    return _RoundingPlan(gA=tuple(gA), fE=tuple(fE), absA=tuple(absA), rc=tuple(rc), cS=tuple(cS),
+                         absU=tuple(absU), wmin=tuple(wmin), cB=4 * _UNIT_ROUNDOFF * (1 + 1e-6),
+                         no_underflow=bool(safe))
 
 
 def _per_centre_bytes(hidden, d: int, detailed: bool, row_length: int | None = None) -> int:
@@ -439,8 +631,8 @@ def _per_centre_bytes(hidden, d: int, detailed: bool, row_length: int | None = N
     w_max = max(widths)
     rl = d if row_length is None else row_length
     # two ping-pong L buffers + one gather buffer, masked weights (+ their gather), small vectors
-    # (A, u, usum, U, flags, and on the Gram path the magnitudes N and the rounding bound)
-    per = 3 * w_max * rl + 2 * w_max * w_max + 28 * w_max
+    # (A, u, usum, U, flags, the magnitudes N, the rounding bounds and their stacked product)
+    per = 3 * w_max * rl + 2 * w_max * w_max + 40 * w_max
     if detailed:
         per += sum(widths) * d + 5 * sum(widths)
         if rl != d:
@@ -548,12 +740,13 @@ def _propagate_L(W, Wt, mask, source, live_pos, out_buffer, ws, stats):
     return new_live, Lpre
 
 
-def _run_chunk(prepared, x, r, order, ws, gram, detailed, stats):
+def _run_chunk(prepared, x, r, order, ws, gram, plan, detailed, stats):
     """Algorithm 1 for one chunk of centres ``x`` (n, d); returns per-layer lists.
 
-    ``prepared`` holds per hidden layer ``(W, b, W.t(), |W|.t())`` (transposes contiguous).
+    ``prepared`` holds per hidden layer ``(W, b, W.t(), |W|.t(), |b|)`` (transposes contiguous).
     ``gram`` is the first layer's :class:`_GramFactor` on the Gram path, ``None`` on the direct
-    path.  With ``detailed`` the last item is a dict of the :class:`Algorithm1Trace` fields.
+    path; ``plan`` the :class:`_RoundingPlan`.  With ``detailed`` the last item is a dict of the
+    :class:`Algorithm1Trace` fields.
     """
     n, d = x.shape
     device = x.device
@@ -562,25 +755,44 @@ def _run_chunk(prepared, x, r, order, ws, gram, detailed, stats):
     extras = {key: [] for key in _TRACE_FIELDS} if detailed else None
     X = x
     P_prev = U_prev = mask_prev = None
+    X_error = None  # bound on |X - exact X| of the layer before (0 for the input)
     source = live_pos = None
-    magnitude = None  # Gram path: N_k = |M_k| N_{k-1}, N_1 = ||W_1 rows|| (see "Exactness and rounding")
+    magnitude = None  # N_k = |M_k| N_{k-1}, N_0 = ||W_1 rows|| (see "Exactness and rounding")
     buffers = (ws.ping, ws.pong) if ws is not None else (None, None)
     flip = 0
-    for k, (W, b, Wt, abs_Wt) in enumerate(prepared):
+    for k, (W, b, Wt, abs_Wt, abs_b) in enumerate(prepared):
         w_out = W.shape[0]
         A = X @ Wt + b
-        rounding = None
         if k == 0:
             # Input layer: P = 0 and L = identity, so L_j = W_j (shared by all centres), Usum = 0.
             usum = torch.zeros_like(A)
+            usum_nonzero = torch.zeros_like(A, dtype=torch.bool)
             Lnorm = torch.linalg.vector_norm(W, ord=order, dim=1).expand(n, w_out)
             Lpre_full = W.unsqueeze(0).expand(n, w_out, d) if detailed else None
             # The Gram path propagates the rows of the factor F (F F^T = W_1 W_1^T) instead of W_1.
             new_source, new_pos = (W if gram is None else gram.F), None
-            if gram is not None:
-                magnitude = Lnorm
+            magnitude = Lnorm
+            # |A - exact A| <= gamma_{d+1} (|x| |W|^T + |b|): the centre itself is exact.
+            x_abs = x.abs()
+            A_error = torch.addmm(abs_b, x_abs, abs_Wt, beta=plan.gA[k], alpha=plan.gA[k])
+            smallest = _min_positive(x_abs) * (plan.gA[k] * min(plan.wmin[k], 1.0))
         else:
-            usum = torch.where(P_prev, U_prev, zero) @ abs_Wt
+            # One product with |W| for the three propagated magnitudes: Usum (the P = 1 rows' U),
+            # the centre's error bound (its outputs and their errors), the norms' magnitude N.
+            operands = torch.cat([
+                torch.where(P_prev, U_prev, zero),
+                X.mul(plan.gA[k]).add_(X_error, alpha=plan.fE[k]),
+                torch.where(mask_prev, magnitude, zero),
+            ])
+            products = operands @ abs_Wt
+            usum, A_error, magnitude = products.split(n)
+            # The smallest non-zero factor of this layer's products (see "underflow" below): X (in
+            # X W^T and gA X), and the operands of the product with |W|, whose non-zero results are
+            # at least the smallest non-zero operand times wmin and are then multiplied by rc, cS, cB.
+            smallest = torch.minimum(
+                _min_positive(X) * (plan.gA[k] * min(plan.wmin[k], 1.0)),
+                _min_positive(operands) * (min(plan.wmin[k], 1.0) * min(plan.rc[k], plan.cS[k], plan.cB, 1.0)))
+            A_error = A_error.add_(abs_b, alpha=plan.gA[k])
             out_buffer = buffers[flip]
             flip ^= 1
             live, Lpre = _propagate_L(W, Wt, mask_prev, source, live_pos, out_buffer, ws, stats)
@@ -593,31 +805,47 @@ def _run_chunk(prepared, x, r, order, ws, gram, detailed, stats):
                 if live.numel():
                     Lnorm[live] = torch.linalg.vector_norm(Lpre, ord=order, dim=2)
                     new_pos[live] = torch.arange(live.numel(), device=device)
-            if gram is not None:
-                magnitude = torch.where(mask_prev, magnitude, zero) @ abs_Wt
-                rounding = (r * gram.coefficients[k]) * magnitude
             if detailed:
                 Lpre_full = torch.zeros((n, w_out, d), dtype=torch.float64, device=device)
                 if live.numel():
                     Lpre_full[live] = Lpre if gram is None else Lpre @ gram.Qt
             new_source = Lpre
-        u = r * Lnorm + usum
-        if rounding is not None:
-            u = u + rounding  # the sound side: u bounds r * (exact ||L||) + usum
-        P, S, U = _decide(A, u, usum)
+        # u >= r * (exact ||L||) + (exact Usum): the computed value plus a proven bound on its error.
+        base = r * Lnorm + usum
+        rounding = magnitude * plan.rc[k]
+        if k:
+            rounding = rounding.add_(usum, alpha=plan.cS[k])
+        rounding = rounding.add_(base, alpha=plan.cB)
+        # Can a product of this layer underflow?  Only then are the absolute (eta) terms needed, and
+        # usum != 0 decided from the pattern of non-zeros (a product |W_ij| U_i may round to 0).
+        # The propagated L, its norms and r ||L|| are checked a priori (plan.no_underflow).
+        underflow = not plan.no_underflow or float(smallest) < _SAFE_PRODUCT
+        if underflow:
+            A_error = A_error.add_(plan.absA[k])
+            rounding = rounding.add_(plan.absU[k])
+        A_error = _up(A_error)
+        u = _up(base + rounding)
+        if k:
+            usum_nonzero = usum != 0
+            if underflow:
+                usum_nonzero = ((P_prev & (U_prev > 0)).to(torch.float64) @ abs_Wt) > 0
+        P, S, U = _decide(A, u, A_error, usum_nonzero)
         Ps.append(P)
         Ss.append(S)
         Us.append(U)
         if detailed:
             extras["A"].append(A)
+            extras["A_error"].append(A_error)
             extras["Lpre"].append(Lpre_full)
             extras["usum"].append(usum)
             extras["u"].append(u)
-            extras["rounding"].append(torch.zeros_like(A) if rounding is None else rounding)
+            extras["rounding"].append(rounding)
         # Rows that pass their L on: P = 0 and stably active (P = 0 with A > 0).
         mask_prev = ~P & (A > 0)
         P_prev, U_prev = P, U
         source, live_pos = new_source, new_pos
+        # |max(A, 0) - max(exact A, 0)|: at most A_error, and at most max(A + A_error, 0) where A <= 0.
+        X_error = _up(A.clamp_max(0.0).add_(A_error)).clamp_min_(0.0)
         X = torch.clamp_min(A, 0)
     return Ps, Ss, Us, extras
 
@@ -670,10 +898,11 @@ def _algorithm1(
 
     if n and hidden:
         ws = _Workspace(chunk_size, max(widths), row_length, device) if len(hidden) > 1 else None
-        prepared = [(W, b, W.t().contiguous(), W.abs().t().contiguous()) for W, b in hidden]
+        prepared = [(W, b, W.t().contiguous(), W.abs().t().contiguous(), b.abs()) for W, b in hidden]
+        plan = _rounding_plan(hidden, d, r, order, gram)
         for start in range(0, n, chunk_size):
             stop = min(n, start + chunk_size)
-            cP, cS, cU, cx = _run_chunk(prepared, x[start:stop], r, order, ws, gram, detailed, stats)
+            cP, cS, cU, cx = _run_chunk(prepared, x[start:stop], r, order, ws, gram, plan, detailed, stats)
             for k in range(len(hidden)):
                 Ps[k][start:stop] = cP[k]
                 Ss[k][start:stop] = cS[k]
@@ -746,8 +975,10 @@ def algorithm1_trace(
     --------
     >>> W1, b1 = torch.tensor([[1.0, 0.0], [0.0, 1.0]]), torch.tensor([10.0, 0.0])
     >>> res, trace = algorithm1_trace([(W1, b1)], torch.zeros(1, 2), 1.0)
-    >>> trace.A[0].tolist(), trace.u[0].tolist(), res.S[0].tolist()
-    ([[10.0, 0.0]], [[1.0, 1.0]], [[False, True]])
+    >>> trace.A[0].tolist(), res.S[0].tolist()
+    ([[10.0, 0.0]], [[False, True]])
+    >>> torch.allclose(trace.u[0], torch.ones(1, 2, dtype=torch.float64), rtol=1e-14, atol=0)  # r ||W_j|| = 1
+    True
     """
     result, trace, _ = _algorithm1(
         layers,
@@ -856,8 +1087,10 @@ def local_region_bound(
     ``P_j = 0`` -- neuron ``j`` is affine in the input on the whole ball (``P(k, r)``);
     ``S_j = 0`` -- its pre-activation keeps the sign it has at the centre, strictly, on the whole
     ball (``S(k, r)``); ``|X'_j - X_j| <= U_j`` for every point of the ball (``U(k, r)``).  Hence
-    at most ``2**C`` activation patterns (linear regions) meet the ball.  In float64 the only
-    caveat is rounding at near-ties (a margin ``|A_j| - u`` within a few ulps of zero).
+    at most ``2**C`` activation patterns (linear regions) meet the ball.  For ``"alg1"`` these
+    hold in float64 too, for the exact network: every decision clears a proven bound on the
+    rounding of ``A`` and ``u`` (exact ties and decisions within rounding of one are unstable;
+    see the module docstring, "Exactness and rounding").
 
     Raises
     ------
