@@ -119,10 +119,9 @@ def test_pure_seed_noise_comes_out_flat():
     """Holm keeps the chance that pure noise moves any of a family's 4 sets x 3 phases at most 5% (4.6% here,
     by simulation); without it, 12 tests at 5% flag about 43% of the families.
 
-    100 settings of pure noise are 100 draws, each with 3 curves: 300 families. A correct test leaves more
-    than 24 of them not flat (8%) with chance 0.4%; the uncorrected tests would leave about 130, a level
-    doubled to 10% more than 24 with chance 86%. (At most 5 of 100, the nominal rate itself, would fail a
-    correct test one time in three.)
+    100 settings of pure noise are 100 draws, each with 4 curves (the PHASE_COLUMNS): 400 families. A correct
+    test leaves more than 32 of them not flat (8%) with chance below 0.5%; the uncorrected tests would leave
+    about 170. (At most 5% of them, the nominal rate itself, would fail a correct test often.)
     """
     generator = np.random.default_rng(20240601)
     epochs = [0, 1, 24, 192, 2000]
@@ -134,7 +133,7 @@ def test_pure_seed_noise_comes_out_flat():
     table = phase_changes(per_seed_table(curves, epochs, seeds=6, settings=settings), radius=0.4)
     assert len(table) == 100 * len(PHASE_COLUMNS) * 4 * 3
     flat = table.groupby(["lr", "column"])["direction"].apply(lambda d: (d == "flat").all())
-    assert len(flat) == 300
+    assert len(flat) == 100 * len(PHASE_COLUMNS)
     assert flat.mean() >= 0.92
     # The draws are noisy enough that the uncorrected tests would fail: their p-values, from the intervals.
     se = (table["ci_high"] - table["effect"]) / stats.t.ppf(0.975, 5)

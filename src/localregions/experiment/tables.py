@@ -92,8 +92,8 @@ def point_table(
 def log2_mean_exp2(values) -> float:
     """``log2(mean(2**values))`` without overflow (C reaches hundreds at 784 pixels).
 
-    >>> log2_mean_exp2([0.0, 2.0])  # mean of 1 and 4 is 2.5
-    1.3219280948873624
+    >>> round(log2_mean_exp2([0.0, 2.0]), 12)  # mean of 1 and 4 is 2.5 (the last ulp varies with numpy's SIMD log2)
+    1.321928094887
     >>> log2_mean_exp2([2000.0, 2000.0])
     2000.0
     """
