@@ -486,7 +486,7 @@ def test_variant_claims_figure_colours_each_cell_by_its_verdict_on_the_paper_tra
     holds, fails = to_rgb(VERDICT_COLOURS["holds"]), to_rgb(VERDICT_COLOURS["does not hold"])
     assert holds[1] > holds[0] and fails[0] > fails[1]
     legend = {t.get_text() for legend in fig.legends for t in legend.get_texts()}
-    assert {"holds", "partly", "does not hold"} <= legend
+    assert {"holds", "partly", "does not hold", "undecided (fewer than two runs trained)"} <= legend
 
 
 def test_variant_claims_figure_marks_settings_with_failed_runs_with_a_cross():

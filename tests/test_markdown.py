@@ -302,6 +302,7 @@ def test_variants_section_names_the_flips_against_the_baseline_with_numbers():
         "0.5 [0.1, 0.9] bits; rises holds: weakest testing 0.25 [0.05, 0.45] bits).",
     ]
     assert "left undecided" not in section
+    assert _table_rows(section)[0].endswith("| verdicts that flip | verdicts decided |")
 
 
 def test_variants_section_without_flips_and_with_undecided_settings():
@@ -310,8 +311,13 @@ def test_variants_section_without_flips_and_with_undecided_settings():
     section = _variants_section(same, baseline_claims())
     assert "No variant changes any verdict." in section
     assert "| 0 | 2 |" in _table_rows(section)[1]
-    short = _variants_section(variant_claims().query("not (variant == 'kaiming' and claim == 2)"), baseline_claims())
-    assert "left undecided (fewer than two runs trained there): kaiming (1 of 2)." in short
+    # kaiming's setting without enough trained runs: undecided, never a flip, not counted as decided.
+    undecided = variant_claims().assign(verdict=lambda f: f["verdict"].where(f["variant"] != "kaiming", "undecided"))
+    short = _variants_section(undecided, baseline_claims())
+    assert "| kaiming | `model.init=kaiming` | 8 | 2 | 0 | 0 |" in _table_rows(short)
+    assert "kaiming**" not in short
+    assert "left undecided (fewer than two runs trained there; *undecided* in the table and grey in the figure): " \
+           "kaiming (depth 2, lr 0.02)." in short
 
 
 # ---------------------------------------------------------------------------------------------- phases

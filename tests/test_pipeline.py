@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import pathlib
 import stat
 
 import pandas as pd
@@ -185,6 +186,23 @@ def test_same_config_same_bytes(smoke):
     for path, content in before.items():
         assert path.read_bytes() == content, f"{path} changed on a rerun with the same config"
     assert gzip.decompress(before[files[-1]]).startswith(b"depth,lr,seed,epoch,dataset")
+
+
+def test_a_run_is_the_same_whichever_seeds_share_its_job(smoke):
+    """One job trains and bounds all seeds of a (model, lr); a seed run alone must give the same bytes."""
+    workdir, _ = smoke
+    alone = SMOKE + ["name=alone", "grid.models=[mlp3]", "grid.lrs=[0.02]", "grid.seeds=[1]"]
+    snakemake(workdir, alone, "results/alone/runs/mlp3_lr0.02", "results/alone/bounds/mlp3_lr0.02.csv.gz")
+    shared = workdir / "results" / "smoke"
+    single = workdir / "results" / "alone"
+    run = pathlib.Path("runs") / "mlp3_lr0.02" / "seed1"
+    files = sorted(p.relative_to(shared / run) for p in (shared / run).rglob("*") if p.is_file())
+    assert files and any(f.suffix == ".pt" for f in files)
+    for name in files:
+        assert (single / run / name).read_bytes() == (shared / run / name).read_bytes(), f"{run / name} differs"
+    together = pd.read_csv(shared / "bounds" / "mlp3_lr0.02.csv.gz", dtype=str)
+    by_itself = pd.read_csv(single / "bounds" / "mlp3_lr0.02.csv.gz", dtype=str)
+    pd.testing.assert_frame_equal(together[together["seed"] == "1"].reset_index(drop=True), by_itself)
 
 
 def test_a_new_name_never_touches_the_default(smoke):

@@ -327,21 +327,13 @@ def claims(job: Job) -> None:
 
 @step()
 def variant_claims(job: Job) -> None:
-    import pandas as pd
-
     from ..experiment.storage import read_csv, write_csv
+    from ..reporting.verdicts import variant_claims_table
 
-    frames = []
-    for variant, claims_file, runs_file in zip(job.run["variants"], job.input["claims"], job.input["runs"], strict=True):
-        table = read_csv(claims_file)
-        runs = read_csv(runs_file)
-        table.insert(0, "variant", variant)
-        table.insert(1, "overrides", " ".join(job.run["overrides"][variant]))
-        counts = runs.groupby(["depth", "lr"])["status"].agg(
-            runs_ok=lambda s: int((s == "ok").sum()), runs_diverged=lambda s: int((s == "diverged").sum()),
-            runs_collapsed=lambda s: int((s == "collapsed").sum())).reset_index()
-        frames.append(table.merge(counts, on=["depth", "lr"], how="left"))
-    write_csv(pd.concat(frames, ignore_index=True), job.output["variant_claims"])
+    variants = [(variant, " ".join(job.run["overrides"][variant]), read_csv(claims_file), read_csv(runs_file))
+                for variant, claims_file, runs_file in zip(job.run["variants"], job.input["claims"], job.input["runs"],
+                                                           strict=True)]
+    write_csv(variant_claims_table(variants), job.output["variant_claims"])
 
 
 # ---------------------------------------------------------------------------------------------- per ball: tightness, methods, sweep

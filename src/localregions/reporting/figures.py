@@ -613,9 +613,11 @@ def variant_claims_figure(variant_claims: pd.DataFrame) -> Figure:
         axes.axvline(boundary, color="white", linewidth=3)
     handles = [Line2D([], [], linestyle="none", marker="s", markersize=10, color=colour, label=verdict)
                for verdict, colour in VERDICT_COLOURS.items()]
+    handles.append(Line2D([], [], linestyle="none", marker="s", markersize=10, color="0.85",
+                          label="undecided (fewer than two runs trained)"))
     handles.append(Line2D([], [], linestyle="none", marker="$×$", markersize=9, color="black",
                           label="some runs diverged or collapsed"))
-    fig.legend(handles=handles, loc="outside lower center", ncol=4, frameon=False)
+    fig.legend(handles=handles, loc="outside lower center", ncol=3, frameon=False)
     fig.suptitle("The paper's observations under each unspecified choice (epochs 2-20, verdicts over seeds)")
     return fig
 

@@ -17,7 +17,7 @@ import pandas as pd
 
 from ..experiment.tables import radius_sweep_summary, tightness_summary
 from ..vocabulary import DATASET_LABELS, DEFAULT_VARIANT, format_lr, run_id
-from .verdicts import trained_summary
+from .verdicts import UNDECIDED, trained_summary
 
 __all__ = ["build_report", "write_report", "markdown_table", "number"]
 
@@ -261,25 +261,26 @@ def _variants_section(variant_claims: pd.DataFrame | None, baseline: pd.DataFram
         flips = []
         for row in rows.to_dict("records"):
             before = base_verdict.get((row["depth"], row["lr"], row["claim"]))
-            if before is not None and before != row["verdict"]:
+            if before is not None and row["verdict"] != UNDECIDED and before != row["verdict"]:
                 flips.append(row | {"before": before})
         counts = rows.drop_duplicates(["depth", "lr"])
         failed = int(counts.get("runs_diverged", pd.Series(0)).sum() + counts.get("runs_collapsed", pd.Series(0)).sum())
         summary_rows.append([variant, f"`{rows['overrides'].iloc[0]}`", str(int(counts.get("runs_ok", pd.Series(0)).sum())),
-                             str(failed), str(len(flips)), str(len(rows))])
+                             str(failed), str(len(flips)), str(int((rows["verdict"] != UNDECIDED).sum()))])
         for flip in flips:
             effects = "; ".join(t for t in (_effect_text(flip, 1), _effect_text(flip, 2)) if t)
             sentences.append(f"- **{variant}**: ({flip['claim']}) at depth {flip['depth']}, lr {format_lr(flip['lr'])} "
                              f"goes from *{flip['before']}* to *{flip['verdict']}* ({effects}).")
     lines.append(markdown_table(["variant", "overrides", "runs trained", "runs diverged or collapsed",
-                                 "verdicts that flip", "verdicts"], summary_rows))
+                                 "verdicts that flip", "verdicts decided"], summary_rows))
     lines += ["", "The flips, with the weakest test of each part (mean over seeds, 95% interval):", ""]
     lines += sentences or ["No variant changes any verdict."]
-    missing = paper.groupby(["variant"]).size()
-    expected = len(base_verdict)
-    short = [f"{v} ({n} of {expected})" for v, n in missing.items() if expected and n < expected]
+    undecided = paper[paper["verdict"] == UNDECIDED]
+    short = [f"{variant} ({', '.join(f'depth {d}, lr {format_lr(lr)}' for d, lr in dict.fromkeys(zip(part['depth'], part['lr'])))})"
+             for variant, part in undecided.groupby("variant", sort=False)]
     if short:
-        lines += ["", "Variants with settings left undecided (fewer than two runs trained there): " + ", ".join(short) + "."]
+        lines += ["", "Settings left undecided (fewer than two runs trained there; *undecided* in the table and grey in "
+                  "the figure): " + "; ".join(short) + "."]
     return "\n".join(lines)
 
 

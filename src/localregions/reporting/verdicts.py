@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .claims import MIN_SEEDS, check_claims
+from .claims import CLAIMS, MIN_SEEDS, check_claims
 
-__all__ = ["claims_table", "trained_summary", "TRAJECTORIES"]
+__all__ = ["claims_table", "trained_summary", "variant_claims_table", "TRAJECTORIES", "UNDECIDED"]
 
 #: The two epoch ranges: the paper's plotted trajectory, and the same with the untrained network.
 TRAJECTORIES = ("paper", "with epoch 0")
+#: The verdict of a variant's setting with fewer than two trained runs (``claims.csv`` has no row for it).
+UNDECIDED = "undecided"
 
 
 def trained_summary(summary: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
@@ -37,3 +39,35 @@ def claims_table(summary: pd.DataFrame, runs: pd.DataFrame, *, radius: float, no
         tables.append(check_claims(usable, radius=radius, norm=norm, epochs=epochs).assign(trajectory=TRAJECTORIES[1]))
     table = pd.concat(tables, ignore_index=True)
     return table[["trajectory"] + [c for c in table.columns if c != "trajectory"]]
+
+
+def variant_claims_table(variants) -> pd.DataFrame:
+    """The verdicts of every variant of a study in one table, with the run counts of each setting.
+
+    ``variants`` yields ``(variant, overrides, claims, runs)``: the variant's name, its overrides
+    (a string), its ``claims.csv`` and ``runs.csv``. Each row of ``claims`` gets the counts of ok,
+    diverged and collapsed runs of its (depth, lr); a setting of ``runs`` that has no verdict
+    (fewer than two runs trained) gets one row per trajectory and claim with the verdict
+    :data:`UNDECIDED`, so that its failed runs are counted and shown too.
+    """
+    frames = []
+    for variant, overrides, claims, runs in variants:
+        counts = runs.groupby(["depth", "lr"])["status"].agg(
+            runs_ok=lambda s: int((s == "ok").sum()), runs_diverged=lambda s: int((s == "diverged").sum()),
+            runs_collapsed=lambda s: int((s == "collapsed").sum())).reset_index()
+        table = claims.merge(counts, on=["depth", "lr"], how="left")
+        decided = set(zip(claims["depth"], claims["lr"]))
+        undecided = [dict(trajectory=trajectory, depth=row.depth, lr=row.lr, claim=claim.number, verdict=UNDECIDED,
+                          finding=f"fewer than {MIN_SEEDS} runs trained", runs_ok=row.runs_ok,
+                          runs_diverged=row.runs_diverged, runs_collapsed=row.runs_collapsed)
+                     for row in counts.itertuples(index=False) if (row.depth, row.lr) not in decided
+                     for trajectory in TRAJECTORIES for claim in CLAIMS]
+        if undecided:
+            table = pd.concat([table, pd.DataFrame(undecided)], ignore_index=True)
+            order = {t: i for i, t in enumerate(TRAJECTORIES)}
+            table = table.assign(_t=table["trajectory"].map(order), _lr=-table["lr"]).sort_values(
+                ["_t", "depth", "_lr", "claim"], kind="mergesort").drop(columns=["_t", "_lr"])
+        table.insert(0, "variant", variant)
+        table.insert(1, "overrides", overrides)
+        frames.append(table)
+    return pd.concat(frames, ignore_index=True)
