@@ -56,6 +56,25 @@ def verdict_table(claims: pd.DataFrame, trajectory: str) -> str:
     return markdown_table(["observation of the paper"] + [f"depth {d}, lr {format_lr(lr)}" for d, lr in settings], body)
 
 
+def answer_line(paper: pd.DataFrame) -> str:
+    """The verdict table in one sentence: which observations hold in every setting, in some, in none."""
+    settings = paper.drop_duplicates(["depth", "lr"]).shape[0]
+    groups = {"every": [], "some": [], "none": []}
+    for claim, part in paper.groupby("claim"):
+        held = int((part["verdict"] == "holds").sum())
+        partly = int((part["verdict"] == "partly").sum())
+        counts = [f"holds in {held}" if held else "", f"partly in {partly}" if partly else ""]
+        label = f"({claim})" + (f" {' and '.join(c for c in counts if c)} of {settings}" if 0 < held + partly < settings
+                                and held < settings else "")
+        groups["every" if held == settings else "some" if held + partly else "none"].append(label)
+    sentences = [f"In short: {', '.join(groups['every']) or 'none'} holds in every setting"]
+    if groups["some"]:
+        sentences.append(f"{', '.join(groups['some'])}")
+    if groups["none"]:
+        sentences.append(f"{', '.join(groups['none'])} in none (neither holds nor partly)")
+    return "; ".join(sentences) + "."
+
+
 def figure3_section() -> list[str]:
     claims, runs = _read("figure3", "claims.csv"), _read("figure3", "runs.csv")
     if claims is None or runs is None:
@@ -83,6 +102,7 @@ def figure3_section() -> list[str]:
     with_zero = claims[claims["trajectory"] == TRAJECTORIES[1]].set_index(["depth", "lr", "claim"])["verdict"]
     changed = [f"({c}) at depth {d}, lr {format_lr(lr)}: {paper[(d, lr, c)]} -> {with_zero[(d, lr, c)]}"
                for (d, lr, c) in paper.index if (d, lr, c) in with_zero.index and paper[(d, lr, c)] != with_zero[(d, lr, c)]]
+    lines += [answer_line(claims[claims["trajectory"] == TRAJECTORIES[0]]), ""]
     lines += [f"With the untrained network (epoch 0) included, {len(changed)} of {len(paper)} verdicts change"
               + (": " + "; ".join(changed) + "." if changed else "."), ""]
     return lines
@@ -150,6 +170,25 @@ def sensitivity_section() -> list[str]:
             markdown_table(["variant", "flips", "which", "runs diverged or collapsed"], rows), ""]
 
 
+def later_phases_line(phases: pd.DataFrame) -> str:
+    """Whether "then increases" comes after the paper's 20 epochs, and whether a second decrease follows it."""
+    parts = []
+    for column, words in (("log2_mean_bound", "log2 of the mean bound"), ("mean_log2_bound", "mean C")):
+        train = phases[(phases["dataset"] == "train") & (phases["column"] == column)]
+        settings = train.drop_duplicates(["depth", "lr"]).shape[0]
+        late = train[train["start"] >= 20]
+        rises = late[late["direction"] == "rises"].drop_duplicates(["depth", "lr"])
+        second = 0
+        for _, part in train.sort_values("start").groupby(["depth", "lr"]):
+            directions = list(part["direction"])
+            second += any(a == "rises" and "falls" in directions[i + 1:] for i, a in enumerate(directions))
+        where = ", ".join(f"depth {r.depth}, lr {format_lr(r.lr)}" for r in rises.itertuples(index=False))
+        parts.append(f"{words} of the training points rises significantly over a phase after epoch 20 in "
+                     f"{len(rises)} of {settings} settings" + (f" ({where})" if where else "")
+                     + f", and falls again after a rise in {second}")
+    return "Read plainly: " + "; ".join(parts) + "."
+
+
 def long_training_section() -> list[str]:
     claims, summary, runs = (_read("long_training", t) for t in ("claims.csv", "summary.csv", "runs.csv"))
     if claims is None or summary is None or runs is None:
@@ -171,7 +210,7 @@ def long_training_section() -> list[str]:
             "Training points, phase by phase (change over the phase, mean over seeds and 95% interval; *rises* or "
             "*falls* only where the interval clears zero after Holm's correction over the sets and phases of the "
             "curve; the other sets are in the report):", "",
-            markdown_table(header, rows), ""]
+            markdown_table(header, rows), "", later_phases_line(phases), ""]
 
 
 def results_block() -> str:
