@@ -145,6 +145,20 @@ def methods_section() -> list[str]:
     return lines
 
 
+def flips_by_claim_line(paper: pd.DataFrame, base: pd.Series) -> str:
+    """How many variants flip each observation in at least one setting, and which variants flip none."""
+    flipped = {}
+    for r in paper[paper["variant"] != DEFAULT_VARIANT].itertuples(index=False):
+        key = (r.depth, r.lr, r.claim)
+        if key in base.index and r.verdict != UNDECIDED and base[key] != r.verdict:
+            flipped.setdefault(int(r.claim), set()).add(r.variant)
+    variants = [v for v in dict.fromkeys(paper["variant"]) if v != DEFAULT_VARIANT]
+    counts = ", ".join(f"({c}) {len(flipped.get(c, ()))}" for c in sorted(set(paper["claim"].astype(int))))
+    none = [v for v in variants if not any(v in names for names in flipped.values())]
+    return (f"Variants (of {len(variants)}) that flip each observation in at least one setting: {counts}. "
+            + (f"No flip at all: {', '.join(none)}." if none else "Every variant flips something."))
+
+
 def sensitivity_section() -> list[str]:
     variants, baseline = _read("sensitivity", "variant_claims.csv"), _read("sensitivity", "claims.csv")
     if variants is None or baseline is None:
@@ -167,7 +181,8 @@ def sensitivity_section() -> list[str]:
             f"([variant_claims.csv](reference/sensitivity/variant_claims.csv), "
             f"[figure](reference/sensitivity/figures/variant_claims.png), [report](reference/sensitivity/report.md)). "
             f"Verdicts that differ from the defaults' ({len(base)} per variant):", "",
-            markdown_table(["variant", "flips", "which", "runs diverged or collapsed"], rows), ""]
+            markdown_table(["variant", "flips", "which", "runs diverged or collapsed"], rows), "",
+            flips_by_claim_line(paper, base), ""]
 
 
 def later_phases_line(phases: pd.DataFrame) -> str:
