@@ -422,6 +422,12 @@ def test_methods_figure_without_tightness_puts_algorithm_1s_c_on_the_x_axis():
         # Algorithm 1 against itself: on the diagonal.
         offsets = collections["alg1"].get_offsets()
         assert (offsets[:, 0] == offsets[:, 1]).all()
+        # No exact count anywhere: the diagonal is not the line a bound cannot cross.
+        fig = methods_figure(methods_frame(), tightness)
+        legend = [t.get_text() for legend in fig.legends for t in legend.get_texts()]
+        assert "diagonal against C of Algorithm 1: below is tighter" in legend
+        assert not any("cannot be below" in text for text in legend)
+        assert fig.get_suptitle().endswith("against Algorithm 1's")
 
 
 def test_methods_figure_keeps_a_panel_whose_balls_have_no_exact_count():
@@ -434,6 +440,9 @@ def test_methods_figure_keeps_a_panel_whose_balls_have_no_exact_count():
     assert "exact number of regions" in axes[0].get_xlabel()
     assert axes[1].get_xlabel().startswith("C of Algorithm 1")
     assert _by_method(axes[1])["ibp"].get_offsets().tolist() == [[7, 12], [3, 5], [0, 1]]
+    legend = [t.get_text() for legend in axes[0].figure.legends for t in legend.get_texts()]
+    assert ("diagonal against log$_2$(exact count): a bound cannot be below; against C of Algorithm 1: below is "
+            "tighter") in legend
 
 
 def test_methods_figure_draws_the_diagonal_below_which_no_bound_can_lie():

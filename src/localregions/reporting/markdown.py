@@ -52,7 +52,12 @@ def number(value, digits: int = 4) -> str:
 
 
 def _share(value) -> str:
-    return "n/a" if value is None or pd.isna(value) else f"{100 * float(value):.0f}%"
+    """A share as a whole percentage; ``-0.4%`` reads ``0%``, not ``-0%``.
+
+    >>> _share(-0.004), _share(0.335), _share(None)
+    ('0%', '34%', 'n/a')
+    """
+    return "n/a" if value is None or pd.isna(value) else f"{round(100 * float(value)) + 0:.0f}%"
 
 
 def _percent(value) -> str:
