@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -132,17 +133,22 @@ def test_a_collapsed_network_is_reported_and_left_out_of_the_claims(tmp_path, mn
 def test_an_interrupted_run_resumes_with_a_plain_rerun(tmp_path, mnist_raw_dir):
     """Ctrl-C during training, then the same command again: it finishes, no flag needed (profiles/default)."""
     workdir = workdir_with_mnist(tmp_path / "interrupted", mnist_raw_dir)
-    overrides = TINY + ["train.epochs=40", "train.checkpoint_every=10"]
+    # Long enough (two seeds of 2,000 epochs, about 20 s) that the interrupt lands during training; four bound
+    # epochs after 0, as the claims need at least three.
+    overrides = TINY + ["train.epochs=2000", "train.checkpoint_every=500"]
     config = "overrides=[" + ",".join(f'"{o}"' for o in overrides) + "]"
     command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--cores", "2",
                "--config", config]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # A session of its own, so that the interrupt goes to Snakemake and its jobs, as Ctrl-C in a terminal does
+    # (a SIGINT to Snakemake alone lets the running job finish).
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               start_new_session=True)
     log = workdir / "logs" / "tiny" / "train" / "mlp2_lr0.02.log"
     deadline = time.monotonic() + 300
     while not (log.is_file() and "train for tiny" in log.read_text()):
         assert time.monotonic() < deadline and process.poll() is None
         time.sleep(0.5)
-    process.send_signal(signal.SIGINT)
+    os.killpg(process.pid, signal.SIGINT)
     process.wait(timeout=300)
     assert not (workdir / RESULTS / "runs" / "mlp2_lr0.02" / "MANIFEST.json").exists()
     snakemake(workdir, overrides)
