@@ -129,6 +129,10 @@ def test_a_collapsed_network_is_reported_and_left_out_of_the_claims(tmp_path, mn
     assert "`mlp2_lr5_seed0` (collapsed)" in report or "`mlp2_lr5_seed0` (diverged)" in report
 
 
+def _default_sigint():
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.slow
 def test_an_interrupted_run_resumes_with_a_plain_rerun(tmp_path, mnist_raw_dir):
     """Ctrl-C during training, then the same command again: it finishes, no flag needed (profiles/default)."""
@@ -140,9 +144,10 @@ def test_an_interrupted_run_resumes_with_a_plain_rerun(tmp_path, mnist_raw_dir):
     command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--cores", "2",
                "--config", config]
     # A session of its own, so that the interrupt goes to Snakemake and its jobs, as Ctrl-C in a terminal does
-    # (a SIGINT to Snakemake alone lets the running job finish).
+    # (a SIGINT to Snakemake alone lets the running job finish); SIGINT back to its default in the child, since
+    # a test run in the background (nohup, `make ... &`) inherits it ignored and Snakemake would never see it.
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               start_new_session=True)
+                               start_new_session=True, preexec_fn=_default_sigint)
     log = workdir / "logs" / "tiny" / "train" / "mlp2_lr0.02.log"
     deadline = time.monotonic() + 300
     while not (log.is_file() and "train for tiny" in log.read_text()):
