@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from localregions.experiment.tables import tightness_summary
-from localregions.reporting.markdown import markdown_table, number
+from localregions.experiment.ball_summaries import BALL_KEYS, methods_summary, tightness_summary
+from localregions.reporting.markdown import markdown_table, number, share
 from localregions.reporting.phases import phase_changes
 from localregions.reporting.verdicts import TRAJECTORIES, UNDECIDED, trained_summary
 from localregions.vocabulary import DEFAULT_VARIANT, format_lr
@@ -113,8 +113,7 @@ def tightness_section() -> list[str]:
     if tightness is None:
         return []
     table = tightness_summary(tightness)
-    rows = [[r.scale, number(r.radius), f"{r.complete} of {r.balls}", "n/a" if np.isnan(r.exact_share)
-             else f"{100 * r.exact_share:.0f}%", number(r.median_exact), number(r.median_unstable, 3),
+    rows = [[r.scale, number(r.radius), f"{r.complete} of {r.balls}", share(r.exact_share), number(r.median_exact), number(r.median_unstable, 3),
              number(r.worst_ratio)] for r in table.itertuples(index=False)]
     return ["### How loose is 2^C, and how much of it is Algorithm 1's slack", "",
             "Exact counts against the bound ([figure](reference/figure3/figures/tightness.png)):", "",
@@ -128,15 +127,10 @@ def methods_section() -> list[str]:
         methods = _read(experiment, "methods.csv")
         if methods is None:
             continue
-        keys = ["scale", "depth", "lr", "seed", "epoch", "dataset", "point", "radius"]
-        alg1 = methods[methods["method"] == "alg1"][keys + ["unstable"]]
-        rows = []
-        for (scale, radius, method), part in methods.groupby(["scale", "radius", "method"], sort=False):
-            paired = part.merge(alg1, on=keys, suffixes=("", "_alg1"))
-            total = paired["unstable_alg1"].sum()
-            share = "-" if method in ("alg1", "local_complexity") or not total else f"{round(100 * (1 - paired['unstable'].sum() / total)) + 0:.0f}%"
-            rows.append([scale, number(radius), method, str(len(part)), number(part["unstable"].mean(), 3),
-                         number(paired["unstable_alg1"].mean(), 3), f"{100 * (part['unstable'] == 0).mean():.0f}%", share])
+        rows = [[r.scale, number(r.radius), r.method, str(r.balls), number(r.mean_unstable, 3),
+                 number(r.alg1_mean_unstable, 3), share(r.single_region_share),
+                 "-" if np.isnan(r.removed_share) else share(r.removed_share)]
+                for r in methods_summary(methods).itertuples(index=False)]
         lines += [f"C by method on the same balls (`{experiment}`; [figure](reference/{experiment}/figures/methods.png)); "
                   "LP runs on fewer balls, so each method is set beside Algorithm 1 on its own balls; "
                   "*local_complexity* is a sampled lower estimate, not a bound:", "",
@@ -144,8 +138,8 @@ def methods_section() -> list[str]:
                                   "certified single region (C = 0)", "of Algorithm 1's C removed"], rows), ""]
         bounds = methods[methods["method"] != "local_complexity"]
         certified = bounds[bounds["unstable"] == 0]
-        lines += [f"Balls certified as a single region by some sound method: {certified[keys].drop_duplicates().shape[0]} "
-                  f"of {bounds[keys].drop_duplicates().shape[0]}"
+        lines += [f"Balls certified as a single region by some sound method: {certified[BALL_KEYS].drop_duplicates().shape[0]} "
+                  f"of {bounds[BALL_KEYS].drop_duplicates().shape[0]}"
                   + (f"; {', '.join(sorted(set(bounds['method']) - set(certified['method'])))} certify none." if
                      set(bounds["method"]) - set(certified["method"]) else "."), ""]
     return lines

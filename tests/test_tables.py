@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from localregions.bounds import local_region_bound
+from localregions.experiment.ball_summaries import tightness_summary
 from localregions.experiment.tables import (
     log2_mean_exp2,
     point_table,
@@ -22,7 +23,6 @@ from localregions.experiment.tables import (
     summarise_runs,
     sweep_rows,
     tightness_rows,
-    tightness_summary,
 )
 from localregions.regions import boundary_distance
 from localregions.vocabulary import SETTING_KEYS, SUMMARY_KEYS, SUMMARY_METRICS

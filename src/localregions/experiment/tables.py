@@ -47,7 +47,6 @@ __all__ = [
     "summarise_runs",
     "tightness_rows",
     "sweep_rows",
-    "tightness_summary",
     "radius_sweep_summary",
     "log2_mean_exp2",
 ]
@@ -209,62 +208,6 @@ def sweep_rows(*, key: dict, unstable: torch.Tensor, radius: float, norm: str) -
         "mean_log2_bound": float(unstable.double().mean()),
         "single_region_share": float((unstable == 0).double().mean()),
     }
-
-
-def _as_bool(column: pd.Series) -> np.ndarray:
-    if column.dtype == bool:
-        return column.to_numpy()
-    return column.astype(str).str.strip().str.lower().isin(["true", "1"]).to_numpy()
-
-
-def tightness_summary(tightness: pd.DataFrame) -> pd.DataFrame:
-    """How loose the bound 2^C is against exact region counts, one row per (input scale, radius).
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns: scale, radius, balls, complete, budget_hits, exact_share (2^C == exact among
-        complete counts), median_ratio and worst_ratio (2^C / exact among complete counts),
-        violations (exact > 2^C: impossible for a sound bound and a correct count),
-        sampled_agree_share (sampled == exact among complete counts), median_sampled_ratio
-        (sampled / exact), median_unstable (median C over all balls), median_exact (median of
-        the complete counts), budget (the smallest ``max_regions`` among budget hits).
-    """
-    required = ["scale", "radius", "unstable", "exact_count", "exact_complete", "sampled_count"]
-    missing = [c for c in required if c not in tightness.columns]
-    if missing:
-        raise ValueError(f"tightness is missing columns {missing}")
-    frame = tightness.assign(
-        _complete=_as_bool(tightness["exact_complete"]),
-        _bound=np.exp2(tightness["unstable"].to_numpy(dtype=np.float64)),
-        _exact=pd.to_numeric(tightness["exact_count"], errors="coerce").to_numpy(dtype=np.float64),
-        _sampled=pd.to_numeric(tightness["sampled_count"], errors="coerce").to_numpy(dtype=np.float64),
-    )
-    order = {scale: index for index, scale in enumerate(("raw", "unit"))}
-    rows = []
-    for (scale, radius), part in sorted(frame.groupby(["scale", "radius"]), key=lambda g: (order.get(g[0][0], 9), g[0])):
-        done = part[part["_complete"] & np.isfinite(part["_exact"])]
-        ratio = done["_bound"] / done["_exact"]
-        hits = ~part["_complete"]
-        rows.append(
-            {
-                "scale": scale,
-                "radius": float(radius),
-                "balls": len(part),
-                "complete": len(done),
-                "budget_hits": int(hits.sum()),
-                "exact_share": float((done["_bound"] == done["_exact"]).mean()) if len(done) else np.nan,
-                "median_ratio": float(ratio.median()) if len(done) else np.nan,
-                "worst_ratio": float(ratio.max()) if len(done) else np.nan,
-                "violations": int((done["_exact"] > done["_bound"]).sum()),
-                "sampled_agree_share": float((done["_sampled"] == done["_exact"]).mean()) if len(done) else np.nan,
-                "median_sampled_ratio": float((done["_sampled"] / done["_exact"]).median()) if len(done) else np.nan,
-                "median_unstable": float(part["unstable"].median()),
-                "median_exact": float(done["_exact"].median()) if len(done) else np.nan,
-                "budget": float(part.loc[hits, "max_regions"].min()) if "max_regions" in part and hits.any() else np.nan,
-            }
-        )
-    return pd.DataFrame(rows)
 
 
 def radius_sweep_summary(sweep: pd.DataFrame, norm: str | None = None) -> pd.DataFrame:

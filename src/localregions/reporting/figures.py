@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from ..experiment.storage import atomic_path
+from ..experiment.ball_summaries import BALL_KEYS, complete_counts, exact_complete
 from ..vocabulary import DATASET_LABELS, format_lr
 
 __all__ = [
@@ -308,13 +309,6 @@ def boundary_distance_figure(
     return fig
 
 
-def _as_bool(column: pd.Series) -> pd.Series:
-    """A bool column read from CSV (already bool, or the strings True/False)."""
-    if column.dtype == bool:
-        return column
-    return column.astype(str).str.strip().str.lower().isin(["true", "1"])
-
-
 def _ball_panels(frame: pd.DataFrame) -> list[tuple[str, float]]:
     """(scale, radius) pairs, raw scale first, radii increasing."""
     order = {"raw": 0, "unit": 1}
@@ -355,11 +349,11 @@ def tightness_figure(tightness: pd.DataFrame) -> Figure:
     )
     if tightness.empty:
         raise ValueError("tightness has no rows")
-    complete = _as_bool(tightness["exact_complete"])
+    complete = exact_complete(tightness)
     # 2^C in floating point: any C a count can finish for is far below overflow.
     bound = np.exp2(tightness["unstable"].to_numpy(dtype=np.float64))
     counted = np.where(complete, pd.to_numeric(tightness["exact_count"], errors="coerce"), tightness["sampled_count"])
-    frame = tightness.assign(_bound=bound, _count=counted.astype(np.float64), _complete=complete.to_numpy())
+    frame = tightness.assign(_bound=bound, _count=counted.astype(np.float64), _complete=complete)
     panels = _ball_panels(frame)
     fig, axes_list = _panel_grid(len(panels))
     for index, (scale, radius) in enumerate(panels):
@@ -509,17 +503,14 @@ def methods_figure(methods: pd.DataFrame, tightness: pd.DataFrame | None = None)
         (log2 of the count <= C); the sampled local complexity counts neurons seen to change sign
         and is a lower estimate of the unstable neurons, not of the count.
     """
-    _require_columns(methods, ["scale", "depth", "lr", "seed", "epoch", "dataset", "point", "radius", "method",
-                               "unstable"], "methods")
-    keys = ["scale", "depth", "lr", "seed", "epoch", "dataset", "point", "radius"]
+    _require_columns(methods, BALL_KEYS + ["method", "unstable"], "methods")
     exact_label = "log$_2$ of the exact number of regions in the ball"
-    alg1 = methods[methods["method"] == "alg1"][keys + ["unstable"]].rename(columns={"unstable": "_alg1"})
-    frame = methods.merge(alg1, on=keys, how="left")
+    alg1 = methods[methods["method"] == "alg1"][BALL_KEYS + ["unstable"]].rename(columns={"unstable": "_alg1"})
+    frame = methods.merge(alg1, on=BALL_KEYS, how="left")
     counted = tightness is not None and not tightness.empty
     if counted:
-        done = tightness[_as_bool(tightness["exact_complete"])]
-        exact = done[keys].assign(_exact=np.log2(pd.to_numeric(done["exact_count"]).astype(float)))
-        frame = frame.merge(exact, on=keys, how="left")
+        done = complete_counts(tightness)
+        frame = frame.merge(done[BALL_KEYS].assign(_exact=np.log2(done["exact_count"])), on=BALL_KEYS, how="left")
     else:
         frame = frame.assign(_exact=np.nan)
     # Per (scale, radius): the balls with an exact count at log2 of it; a panel without any count (every

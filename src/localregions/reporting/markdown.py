@@ -15,11 +15,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..experiment.tables import radius_sweep_summary, tightness_summary
+from ..experiment.ball_summaries import complete_counts, methods_summary, tightness_summary
+from ..experiment.tables import radius_sweep_summary
 from ..vocabulary import DATASET_LABELS, DEFAULT_VARIANT, format_lr, run_id
 from .verdicts import UNDECIDED, trained_summary
 
-__all__ = ["build_report", "write_report", "markdown_table", "number"]
+__all__ = ["build_report", "write_report", "markdown_table", "number", "share"]
 
 # What each figure shows, for the list of figures (the Snakemake HTML report has longer captions).
 FIGURE_CAPTIONS = {
@@ -51,10 +52,10 @@ def number(value, digits: int = 4) -> str:
     return format(value, f".{digits}g")
 
 
-def _share(value) -> str:
+def share(value) -> str:
     """A share as a whole percentage; ``-0.4%`` reads ``0%``, not ``-0%``.
 
-    >>> _share(-0.004), _share(0.335), _share(None)
+    >>> share(-0.004), share(0.335), share(None)
     ('0%', '34%', 'n/a')
     """
     return "n/a" if value is None or pd.isna(value) else f"{round(100 * float(value)) + 0:.0f}%"
@@ -109,15 +110,15 @@ def _tightness_section(tightness: pd.DataFrame | None) -> str:
         "random points of the ball, an independent lower bound on the count.",
         "",
     ]
-    rows = [[row.scale, number(row.radius), str(row.balls), f"{row.complete} of {row.balls}", _share(row.exact_share),
+    rows = [[row.scale, number(row.radius), str(row.balls), f"{row.complete} of {row.balls}", share(row.exact_share),
              number(row.median_ratio), number(row.worst_ratio), number(row.median_exact), number(row.median_unstable, 3),
-             _share(row.sampled_agree_share), f"> {number(row.budget)}" if np.isfinite(row.budget) else "-"]
+             share(row.sampled_agree_share), f"> {number(row.budget)}" if np.isfinite(row.budget) else "-"]
             for row in table.itertuples(index=False)]
     header = ["scale", "radius", "balls", "complete", "2^C = exact", "median 2^C/exact", "worst 2^C/exact",
               "median exact", "median C", "sampled = exact", "count at budget hits"]
     lines.append(markdown_table(header, rows))
-    complete = tightness[tightness["exact_complete"].astype(str).str.lower().isin(["true", "1"])]
-    below = (pd.to_numeric(complete["sampled_count"]) <= pd.to_numeric(complete["exact_count"])).all()
+    complete = complete_counts(tightness)
+    below = (pd.to_numeric(complete["sampled_count"]) <= complete["exact_count"]).all()
     lines += ["", "On every complete ball the sampled count is at most the exact count, as it must be (an independent "
               "check of the counter)." if below else "**Some sampled counts exceed the exact count: the counter or the "
               "sampler is wrong on those balls.**"]
@@ -137,10 +138,6 @@ def _tightness_section(tightness: pd.DataFrame | None) -> str:
     return "\n".join(lines)
 
 
-# The order of the methods in tables: the paper's first, then tighter, then the sampled estimate.
-METHOD_ORDER = ("alg1", "ibp", "crown", "lp", "local_complexity")
-
-
 def _methods_section(methods: pd.DataFrame | None, timing: pd.DataFrame | None, tightness: pd.DataFrame | None) -> str:
     lines = ["## Tighter bounds: how much of C is Algorithm 1's slack", ""]
     if methods is None:
@@ -156,28 +153,12 @@ def _methods_section(methods: pd.DataFrame | None, timing: pd.DataFrame | None, 
         "balls on the machine of this run, one thread (`methods_timing.csv`, the one table that differs run to run).",
         "",
     ]
-    keys = ["scale", "depth", "lr", "seed", "epoch", "dataset", "point", "radius"]
-    alg1 = methods[methods["method"] == "alg1"][keys + ["unstable"]]
-    exact = None
-    if tightness is not None:
-        done = tightness[tightness["exact_complete"].astype(str).str.lower().isin(["true", "1"])]
-        exact = done[keys].assign(log2_exact=np.log2(pd.to_numeric(done["exact_count"]).astype(float)))
-    rows = []
-    order = {m: i for i, m in enumerate(METHOD_ORDER)}
-    groups = methods.groupby(["scale", "radius", "method"], sort=False)
-    for (scale, radius, method), part in sorted(groups, key=lambda g: (g[0][0], g[0][1], order.get(g[0][2], 9))):
-        paired = part.merge(alg1, on=keys, suffixes=("", "_alg1"))
-        total = paired["unstable_alg1"].sum()
-        removed = "-" if method in ("alg1", "local_complexity") or total == 0 else _share(1 - paired["unstable"].sum() / total)
-        counted = part.merge(exact, on=keys) if exact is not None else part.iloc[:0].assign(log2_exact=np.nan)
-        seconds = np.nan
-        if timing is not None:
-            t = timing[(timing["scale"] == scale) & np.isclose(timing["radius"], radius) & (timing["method"] == method)]
-            seconds = t["seconds"].sum() / t["balls"].sum() * 1000 if len(t) and t["balls"].sum() else np.nan
-        rows.append([scale, number(radius), method, str(len(part)), number(part["unstable"].mean(), 3),
-                     number(paired["unstable_alg1"].mean(), 3), _share((part["unstable"] == 0).mean()), removed,
-                     f"{number(counted['unstable'].mean(), 3)} / {number(counted['log2_exact'].mean(), 3)} "
-                     f"({len(counted)})" if len(counted) else "-", number(seconds, 3)])
+    rows = [[r.scale, number(r.radius), r.method, str(r.balls), number(r.mean_unstable, 3),
+             number(r.alg1_mean_unstable, 3), share(r.single_region_share),
+             "-" if np.isnan(r.removed_share) else share(r.removed_share),
+             f"{number(r.counted_mean_unstable, 3)} / {number(r.counted_mean_log2_exact, 3)} ({r.counted})"
+             if r.counted else "-", number(r.seconds_per_1000, 3)]
+            for r in methods_summary(methods, tightness, timing).itertuples(index=False)]
     lines.append(markdown_table(["scale", "radius", "method", "balls", "mean C", "Algorithm 1's mean C, same balls",
                                  "C = 0 (single region)", "removed", "mean C / log2 exact (balls counted)",
                                  "s per 1,000 balls"], rows))
@@ -195,7 +176,7 @@ def _radius_sweep_section(sweep: pd.DataFrame | None, primary_radius: float) -> 
               f"seeds. Figure 3 uses r = {number(primary_radius)}.", ""]
     rows = []
     for (depth, lr, dataset, epoch), group in table.groupby(["depth", "lr", "dataset", "epoch"], sort=False):
-        cells = {float(r.radius): f"{number(r.mean_log2_bound, 3)} / {_share(r.single_region_share)}"
+        cells = {float(r.radius): f"{number(r.mean_log2_bound, 3)} / {share(r.single_region_share)}"
                  for r in group.itertuples(index=False)}
         rows.append([str(int(depth)), format_lr(lr), DATASET_LABELS.get(dataset, dataset), number(epoch)]
                     + [cells.get(float(radius), "n/a") for radius in radii])
