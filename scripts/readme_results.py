@@ -21,8 +21,8 @@ import pandas as pd
 from localregions.experiment.ball_summaries import BALL_KEYS, methods_summary, tightness_summary
 from localregions.reporting.markdown import markdown_table, number, share
 from localregions.reporting.phases import phase_changes
-from localregions.reporting.verdicts import TRAJECTORIES, UNDECIDED, trained_summary
-from localregions.vocabulary import DEFAULT_VARIANT, format_lr
+from localregions.reporting.verdicts import TRAJECTORIES, trained_summary, variant_flips, variant_runs
+from localregions.vocabulary import format_lr
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = REPO / "reference"
@@ -145,16 +145,10 @@ def methods_section() -> list[str]:
     return lines
 
 
-def flips_by_claim_line(paper: pd.DataFrame, base: pd.Series) -> str:
+def flips_by_claim_line(flips: pd.DataFrame, variants: list[str], claims: list[int]) -> str:
     """How many variants flip each observation in at least one setting, and which variants flip none."""
-    flipped = {}
-    for r in paper[paper["variant"] != DEFAULT_VARIANT].itertuples(index=False):
-        key = (r.depth, r.lr, r.claim)
-        if key in base.index and r.verdict != UNDECIDED and base[key] != r.verdict:
-            flipped.setdefault(int(r.claim), set()).add(r.variant)
-    variants = [v for v in dict.fromkeys(paper["variant"]) if v != DEFAULT_VARIANT]
-    counts = ", ".join(f"({c}) {len(flipped.get(c, ()))}" for c in sorted(set(paper["claim"].astype(int))))
-    none = [v for v in variants if not any(v in names for names in flipped.values())]
+    counts = ", ".join(f"({c}) {flips.loc[flips['claim'] == c, 'variant'].nunique()}" for c in claims)
+    none = [v for v in variants if v not in set(flips["variant"])]
     return (f"Variants (of {len(variants)}) that flip each observation in at least one setting: {counts}. "
             + (f"No flip at all: {', '.join(none)}." if none else "Every variant flips something."))
 
@@ -163,26 +157,21 @@ def sensitivity_section() -> list[str]:
     variants, baseline = _read("sensitivity", "variant_claims.csv"), _read("sensitivity", "claims.csv")
     if variants is None or baseline is None:
         return []
-    paper = variants[variants["trajectory"] == TRAJECTORIES[0]]
-    base = baseline[baseline["trajectory"] == TRAJECTORIES[0]].set_index(["depth", "lr", "claim"])["verdict"]
+    flips, runs = variant_flips(variants, baseline), variant_runs(variants)
     rows = []
-    for variant, part in paper.groupby("variant", sort=False):
-        if variant == DEFAULT_VARIANT:
-            continue
-        flips = [f"({r.claim}) d{r.depth} lr {format_lr(r.lr)}: {base[(r.depth, r.lr, r.claim)]} -> {r.verdict}"
-                 for r in part.itertuples(index=False)
-                 if (r.depth, r.lr, r.claim) in base.index and r.verdict != UNDECIDED
-                 and base[(r.depth, r.lr, r.claim)] != r.verdict]
-        settings = part.drop_duplicates(["depth", "lr"])
-        failed = int(settings.get("runs_diverged", pd.Series(0)).sum() + settings.get("runs_collapsed", pd.Series(0)).sum())
-        rows.append([variant, str(len(flips)), "; ".join(flips) if flips else "-", str(failed)])
+    for r in runs.itertuples(index=False):
+        mine = flips[flips["variant"] == r.variant]
+        which = [f"({f.claim}) d{f.depth} lr {format_lr(f.lr)}: {f.before} -> {f.verdict}" for f in mine.itertuples(index=False)]
+        rows.append([r.variant, str(len(which)), "; ".join(which) if which else "-", str(r.runs_failed)])
+    claims = sorted(int(c) for c in set(variants["claim"]))
+    per_variant = int((baseline["trajectory"] == TRAJECTORIES[0]).sum())
     return ["### Which of the paper's silences decide its claims", "",
             f"`experiment=sensitivity` reruns the grid with one unspecified choice changed at a time "
             f"([variant_claims.csv](reference/sensitivity/variant_claims.csv), "
             f"[figure](reference/sensitivity/figures/variant_claims.png), [report](reference/sensitivity/report.md)). "
-            f"Verdicts that differ from the defaults' ({len(base)} per variant):", "",
+            f"Verdicts that differ from the defaults' ({per_variant} per variant):", "",
             markdown_table(["variant", "flips", "which", "runs diverged or collapsed"], rows), "",
-            flips_by_claim_line(paper, base), ""]
+            flips_by_claim_line(flips, list(runs["variant"]), claims), ""]
 
 
 def later_phases_line(phases: pd.DataFrame) -> str:

@@ -17,8 +17,8 @@ import pandas as pd
 
 from ..experiment.ball_summaries import complete_counts, methods_summary, tightness_summary
 from ..experiment.tables import radius_sweep_summary
-from ..vocabulary import DATASET_LABELS, DEFAULT_VARIANT, format_lr, run_id
-from .verdicts import UNDECIDED, trained_summary
+from ..vocabulary import DATASET_LABELS, format_lr, run_id
+from .verdicts import UNDECIDED, trained_summary, variant_flips, variant_runs
 
 __all__ = ["build_report", "write_report", "markdown_table", "number", "share"]
 
@@ -235,32 +235,20 @@ def _variants_section(variant_claims: pd.DataFrame | None, baseline: pd.DataFram
              "Each variant changes one choice the paper leaves unsaid and reruns the whole grid (10 seeds per setting); "
              "verdicts on the paper's trajectory (epochs 2-20), decided over the seeds as above. A flip is a verdict "
              "that differs from this experiment's own, which uses the defaults of every other choice.", ""]
-    paper = variant_claims[variant_claims["trajectory"] == "paper"] if "trajectory" in variant_claims else variant_claims
-    base = baseline[baseline["trajectory"] == "paper"] if baseline is not None and "trajectory" in baseline else baseline
-    keys = ["depth", "lr", "claim"]
-    base_verdict = ({tuple(k): v for k, v in zip(base[keys].itertuples(index=False), base["verdict"])}
-                    if base is not None else {})
-    summary_rows, sentences = [], []
-    for variant, rows in paper.groupby("variant", sort=False):
-        if variant == DEFAULT_VARIANT:  # the study's own runs: the verdicts every variant is held against
-            continue
-        flips = []
-        for row in rows.to_dict("records"):
-            before = base_verdict.get((row["depth"], row["lr"], row["claim"]))
-            if before is not None and row["verdict"] != UNDECIDED and before != row["verdict"]:
-                flips.append(row | {"before": before})
-        counts = rows.drop_duplicates(["depth", "lr"])
-        failed = int(counts.get("runs_diverged", pd.Series(0)).sum() + counts.get("runs_collapsed", pd.Series(0)).sum())
-        summary_rows.append([variant, f"`{rows['overrides'].iloc[0]}`", str(int(counts.get("runs_ok", pd.Series(0)).sum())),
-                             str(failed), str(len(flips)), str(int((rows["verdict"] != UNDECIDED).sum()))])
-        for flip in flips:
-            effects = "; ".join(t for t in (_effect_text(flip, 1), _effect_text(flip, 2)) if t)
-            sentences.append(f"- **{variant}**: ({flip['claim']}) at depth {flip['depth']}, lr {format_lr(flip['lr'])} "
-                             f"goes from *{flip['before']}* to *{flip['verdict']}* ({effects}).")
+    flips = variant_flips(variant_claims, baseline)
+    runs = variant_runs(variant_claims)
+    summary_rows = [[r.variant, f"`{r.overrides}`", str(r.runs_ok), str(r.runs_failed),
+                     str(int((flips["variant"] == r.variant).sum())), str(r.decided)] for r in runs.itertuples(index=False)]
+    sentences = []
+    for flip in flips.to_dict("records"):
+        effects = "; ".join(t for t in (_effect_text(flip, 1), _effect_text(flip, 2)) if t)
+        sentences.append(f"- **{flip['variant']}**: ({flip['claim']}) at depth {flip['depth']}, lr {format_lr(flip['lr'])} "
+                         f"goes from *{flip['before']}* to *{flip['verdict']}* ({effects}).")
     lines.append(markdown_table(["variant", "overrides", "runs trained", "runs diverged or collapsed",
                                  "verdicts that flip", "verdicts decided"], summary_rows))
     lines += ["", "The flips, with the weakest test of each part (mean over seeds, 95% interval):", ""]
     lines += sentences or ["No variant changes any verdict."]
+    paper = variant_claims[variant_claims["trajectory"] == "paper"] if "trajectory" in variant_claims else variant_claims
     undecided = paper[paper["verdict"] == UNDECIDED]
     short = [f"{variant} ({', '.join(f'depth {d}, lr {format_lr(lr)}' for d, lr in dict.fromkeys(zip(part['depth'], part['lr'])))})"
              for variant, part in undecided.groupby("variant", sort=False)]

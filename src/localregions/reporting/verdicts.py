@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ..vocabulary import DEFAULT_VARIANT
 from .claims import CLAIMS, MIN_SEEDS, check_claims
 
-__all__ = ["claims_table", "trained_summary", "variant_claims_table", "TRAJECTORIES", "UNDECIDED"]
+__all__ = ["claims_table", "trained_summary", "variant_claims_table", "variant_flips", "variant_runs", "TRAJECTORIES",
+           "UNDECIDED"]
 
 #: The two epoch ranges: the paper's plotted trajectory, and the same with the untrained network.
 TRAJECTORIES = ("paper", "with epoch 0")
@@ -71,3 +73,41 @@ def variant_claims_table(variants) -> pd.DataFrame:
         table.insert(1, "overrides", overrides)
         frames.append(table)
     return pd.concat(frames, ignore_index=True)
+
+
+def _on(table: pd.DataFrame, trajectory: str) -> pd.DataFrame:
+    return table[table["trajectory"] == trajectory] if "trajectory" in table else table
+
+
+def variant_flips(variant_claims: pd.DataFrame, baseline: pd.DataFrame | None,
+                  trajectory: str = TRAJECTORIES[0]) -> pd.DataFrame:
+    """The verdicts of a study's variants that differ from the study's own in the same setting.
+
+    The rows of ``variant_claims`` on ``trajectory`` -- the study's own (:data:`~localregions.vocabulary.DEFAULT_VARIANT`)
+    rows and :data:`UNDECIDED` settings left out -- whose verdict differs from the one ``baseline`` (the study's
+    ``claims.csv``) gives the same (depth, lr, claim), with that verdict in the column ``before``; in the order of
+    ``variant_claims``. No baseline: no flips.
+    """
+    keys = ["depth", "lr", "claim"]
+    rows = _on(variant_claims, trajectory)
+    rows = rows[(rows["variant"] != DEFAULT_VARIANT) & (rows["verdict"] != UNDECIDED)]
+    if baseline is None:
+        return rows.iloc[:0].assign(before=pd.Series(dtype=object))
+    before = _on(baseline, trajectory)[keys + ["verdict"]].rename(columns={"verdict": "before"})
+    paired = rows.merge(before, on=keys, how="inner")
+    return paired[paired["before"] != paired["verdict"]].reset_index(drop=True)
+
+
+def variant_runs(variant_claims: pd.DataFrame, trajectory: str = TRAJECTORIES[0]) -> pd.DataFrame:
+    """Per variant of a study (its own default left out), in table order: overrides, runs_ok, runs_failed (diverged
+    or collapsed, over its settings) and decided (verdicts that are not :data:`UNDECIDED`)."""
+    rows = _on(variant_claims, trajectory)
+    rows = rows[rows["variant"] != DEFAULT_VARIANT]
+    counts = ["runs_ok", "runs_diverged", "runs_collapsed"]
+    out = []
+    for variant, part in rows.groupby("variant", sort=False):
+        settings = part.drop_duplicates(["depth", "lr"]).reindex(columns=counts, fill_value=0)
+        out.append({"variant": variant, "overrides": part["overrides"].iloc[0], "runs_ok": int(settings["runs_ok"].sum()),
+                    "runs_failed": int(settings["runs_diverged"].sum() + settings["runs_collapsed"].sum()),
+                    "decided": int((part["verdict"] != UNDECIDED).sum())})
+    return pd.DataFrame(out, columns=["variant", "overrides", "runs_ok", "runs_failed", "decided"])
