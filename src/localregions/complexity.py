@@ -43,8 +43,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .layers import hidden_affine_layers
-from .validation import check_norm, check_points, check_positive_int, check_radius, check_seed
+from .bounds import prepare_inputs
+from .validation import check_positive_int, check_seed
 
 __all__ = ["LocalComplexity", "local_complexity", "cross_polytope_frames", "AUTHORS_MNIST_DIRECTIONS"]
 
@@ -194,16 +194,10 @@ def local_complexity(
     >>> lc.lower_estimate, lc.changed[0][0]
     (tensor([1, 1, 1]), tensor([ True, False]))
     """
-    norm = check_norm(norm)
-    r = check_radius(radius)
+    hidden, x, r, norm = prepare_inputs(layers, centers, radius, norm)
     seed = check_seed(seed)
     memory_budget_bytes = check_positive_int(memory_budget_bytes, "memory_budget_bytes")
-    device = centers.device if isinstance(centers, torch.Tensor) else None
-    hidden = hidden_affine_layers(layers, device=device)
-    if device is None:
-        device = hidden[0][0].device if hidden else torch.device("cpu")
-    input_width = hidden[0][0].shape[1] if hidden else None
-    x = check_points(centers, "centers", input_width, device=device)
+    device = x.device
     n, d = x.shape
     if n_directions is None:
         n_directions = d

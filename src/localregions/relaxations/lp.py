@@ -44,7 +44,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._common import first_layer_intervals
+from .ibp import ibp_intervals
 
 __all__ = ["lp_intervals", "TriangleProgram"]
 
@@ -214,19 +214,9 @@ def lp_intervals(hidden, x: torch.Tensor, r: float, norm: str, order: float, sta
     """
     n = x.shape[0]
     device = x.device
-    centre, lowers, uppers = [], [], []
-    X = None
-    for k, (W, b) in enumerate(hidden):
-        if k == 0:
-            A, lo, up = first_layer_intervals(W, b, x, r, order)
-        else:
-            A = X @ W.t() + b
-            lo = torch.empty_like(A)
-            up = torch.empty_like(A)
-        centre.append(A)
-        lowers.append(lo)
-        uppers.append(up)
-        X = A.clamp_min(0)
+    # The centres' pre-activations and the exact first layer, as IBP computes them; IBP's boxes of the
+    # later layers are replaced below, centre by centre, by the programs' bounds.
+    centre, lowers, uppers = ibp_intervals(hidden, x, r, order)
     if len(hidden) < 2 or n == 0:
         return centre, lowers, uppers
     hidden_np = [(W.cpu().numpy(), b.cpu().numpy()) for W, b in hidden]
