@@ -33,7 +33,7 @@ reproduce: install
 # Make the finished results of EXPERIMENT the new reference, on purpose only (never a side effect of a run).
 reference: install
 	$(BIN)/python -m localregions.pipeline refresh-reference experiment=$(EXPERIMENT)
-	$(BIN)/python scripts/readme_results.py --write
+	$(BIN)/python tools/readme_results.py --write
 
 test: install
 	$(BIN)/python -m pytest
@@ -51,7 +51,7 @@ test-all: install
 
 # Mutation testing of the pipeline glue against the fast tests (see README, Tests).
 mutate: install
-	$(BIN)/python scripts/mutate.py
+	$(BIN)/python tools/mutate.py
 
 bench: install
 	$(BIN)/python bench/bench_bounds.py

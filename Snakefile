@@ -4,9 +4,9 @@
 #   snakemake --cores 2 --config 'overrides=["experiment=smoke"]'
 #   snakemake --cores 2 --config 'overrides=["bounds.radius=0.2","name=r02"]'
 #
-# Every setting is a Hydra key composed from configs/ with the overrides. This file and rules/
-# only wire files to steps: the paths come from localregions.pipeline.layout, the jobs and
-# their settings from localregions.pipeline.plan, the work from localregions.pipeline.steps.
+# Every setting is a Hydra key composed from configs/ with the overrides. Each rule (rules/*.smk)
+# declares its files and, in params, the settings its step reads; scripts/<rule>.py hands both
+# to the step (localregions.pipeline.steps). Paths come from localregions.pipeline.layout.
 
 from snakemake.utils import min_version, validate
 
@@ -24,7 +24,6 @@ localrules:
     download_mnist,
 
 
-
 include: "rules/data.smk"
 include: "rules/experiment.smk"
 include: "rules/analysis.smk"
@@ -34,4 +33,4 @@ include: "rules/report.smk"
 rule all:
     default_target: True
     input:
-        PLAN.targets(),
+        targets(),

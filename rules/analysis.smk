@@ -1,117 +1,142 @@
-# checkpoints -> per-ball studies beside the bound: exact counts, tighter bounds, other radii.
+# checkpoints -> per-ball studies beside the bound (exact counts, tighter bounds), other radii, the variants.
 
 
 rule tightness:
     input:
-        unpack(step_inputs("tightness")),
+        runs=rules.train.output.manifest,
+        manifest=point_sets,
     output:
-        part=str(PATTERN.tightness_part("{model}", "{lr}")),
+        part=PATTERN.study_part("tightness", "{model}", "{lr}"),
     params:
-        python=PYTHON,
-        settings=job_settings("tightness"),
-        job=job_spec("tightness"),
+        job=grid_job,
+        scale=key("data.scale"),
+        norm=key("bounds.norm"),
+        datasets=key("bounds.datasets"),
+        points=key("tightness.points"),
+        samples=key("tightness.samples"),
+        max_regions=key("tightness.max_regions"),
+        radii=lambda wildcards: experiment(wildcards).settings.tightness.radii[experiment(wildcards).scale],
+        runtime=section("runtime"),
     log:
-        str(PATTERN.log("tightness", SETTING)),
+        PATTERN.log("tightness", SETTING),
     benchmark:
-        str(PATTERN.benchmark("tightness", SETTING))
+        PATTERN.benchmark("tightness", SETTING)
     threads: MAIN.settings.runtime.threads
     resources:
         mem_mb=4000,
         runtime=90,
-    shell:
-        STEP_COMMAND
+    script:
+        "../scripts/tightness.py"
 
 
 rule tightness_table:
     input:
-        unpack(step_inputs("tightness_table")),
+        parts=study_parts("tightness"),
     output:
-        table=report(str(MAIN.layout.tightness), caption="report/table_tightness.rst", category="Tables"),
-    params:
-        python=PYTHON,
-        settings=job_settings("tightness_table"),
-        job=job_spec("tightness_table"),
+        table=report(MAIN.layout.table("tightness"), caption=result_table("tightness").caption, category="Tables"),
     log:
-        str(MAIN.layout.log("tightness_table")),
+        MAIN.layout.log("tightness_table"),
     benchmark:
-        str(MAIN.layout.benchmark("tightness_table"))
-    shell:
-        STEP_COMMAND
+        MAIN.layout.benchmark("tightness_table")
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../scripts/tightness_table.py"
 
 
 rule methods:
     input:
-        unpack(step_inputs("methods")),
+        runs=rules.train.output.manifest,
+        manifest=point_sets,
     output:
-        part=str(PATTERN.methods_part("{model}", "{lr}")),
-        timing=str(PATTERN.methods_timing_part("{model}", "{lr}")),
+        part=PATTERN.study_part("methods", "{model}", "{lr}"),
+        timing=PATTERN.methods_timing_part("{model}", "{lr}"),
     params:
-        python=PYTHON,
-        settings=job_settings("methods"),
-        job=job_spec("methods"),
+        job=grid_job,
+        scale=key("data.scale"),
+        norm=key("bounds.norm"),
+        datasets=key("bounds.datasets"),
+        compared=key("methods.methods"),
+        points=key("methods.points"),
+        lp_points=key("methods.lp_points"),
+        radii=lambda wildcards: experiment(wildcards).settings.methods.radii[experiment(wildcards).scale],
+        complexity_directions=key("methods.complexity_directions"),
+        runtime=section("runtime"),
     log:
-        str(PATTERN.log("methods", SETTING)),
+        PATTERN.log("methods", SETTING),
     benchmark:
-        str(PATTERN.benchmark("methods", SETTING))
+        PATTERN.benchmark("methods", SETTING)
     threads: MAIN.settings.runtime.threads
     resources:
         mem_mb=4000,
-        runtime=90,
-    shell:
-        STEP_COMMAND
+        runtime=120,
+    script:
+        "../scripts/methods.py"
 
 
 rule methods_table:
     input:
-        unpack(step_inputs("methods_table")),
+        parts=study_parts("methods"),
+        timings=study_parts("methods", "methods_timing_part"),
     output:
-        table=report(str(MAIN.layout.methods), caption="report/table_methods.rst", category="Tables"),
-        timing=str(MAIN.layout.methods_timing),
-    params:
-        python=PYTHON,
-        settings=job_settings("methods_table"),
-        job=job_spec("methods_table"),
+        table=report(MAIN.layout.table("methods"), caption=result_table("methods").caption, category="Tables"),
+        timing=MAIN.layout.methods_timing,
     log:
-        str(MAIN.layout.log("methods_table")),
+        MAIN.layout.log("methods_table"),
     benchmark:
-        str(MAIN.layout.benchmark("methods_table"))
-    shell:
-        STEP_COMMAND
+        MAIN.layout.benchmark("methods_table")
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../scripts/methods_table.py"
 
 
 rule radius_sweep:
     input:
-        unpack(step_inputs("radius_sweep")),
+        runs=grid_files("runs_manifest"),
+        manifest=point_sets,
     output:
-        table=report(str(MAIN.layout.radius_sweep), caption="report/table_radius_sweep.rst", category="Tables"),
+        table=report(MAIN.layout.table("radius_sweep"), caption=result_table("radius_sweep").caption,
+                     category="Tables"),
     params:
-        python=PYTHON,
-        settings=job_settings("radius_sweep"),
-        job=job_spec("radius_sweep"),
+        jobs=grid_jobs,
+        norm=key("bounds.norm"),
+        datasets=key("bounds.datasets"),
+        points_per_set=key("bounds.points_per_set"),
+        chunk_size=key("bounds.chunk_size"),
+        memory_budget_bytes=key("bounds.memory_budget_bytes"),
+        radii=key("sweep.radii"),
+        runtime=section("runtime"),
     log:
-        str(MAIN.layout.log("radius_sweep")),
+        MAIN.layout.log("radius_sweep"),
     benchmark:
-        str(MAIN.layout.benchmark("radius_sweep"))
+        MAIN.layout.benchmark("radius_sweep")
     threads: MAIN.settings.runtime.threads
     resources:
         mem_mb=4000,
-        runtime=30,
-    shell:
-        STEP_COMMAND
+        runtime=60,
+    script:
+        "../scripts/radius_sweep.py"
 
 
 rule variant_claims:
     input:
-        unpack(step_inputs("variant_claims")),
+        # The study's own experiment first, as variant "default": the one every other is held against.
+        claims=[e.layout.table("claims") for e in [MAIN, *MAIN.variants]],
+        runs=[e.layout.table("runs") for e in [MAIN, *MAIN.variants]],
     output:
-        variant_claims=report(str(MAIN.layout.variant_claims), caption="report/table_variant_claims.rst", category="Tables"),
+        variant_claims=report(MAIN.layout.table("variant_claims"), caption=result_table("variant_claims").caption,
+                              category="Tables"),
     params:
-        python=PYTHON,
-        settings=job_settings("variant_claims"),
-        job=job_spec("variant_claims"),
+        variants=[[DEFAULT_VARIANT, []]] + [[v.variant_name, MAIN.settings.variants[v.variant_name]] for v in MAIN.variants],
     log:
-        str(MAIN.layout.log("variant_claims")),
+        MAIN.layout.log("variant_claims"),
     benchmark:
-        str(MAIN.layout.benchmark("variant_claims"))
-    shell:
-        STEP_COMMAND
+        MAIN.layout.benchmark("variant_claims")
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../scripts/variant_claims.py"

@@ -1,17 +1,21 @@
-# The plan of this invocation and the helpers every rule uses.
+# The plan of this invocation, the path patterns, and the input and params functions the rules share.
+#
+# Every rule declares its own files (input, output, log, benchmark) and, in params, the settings
+# its step reads: plain values, so that Snakemake reruns the job when one changes. Paths come
+# from localregions.pipeline.layout, the experiments from localregions.pipeline.plan, and the
+# work from scripts/<rule>.py, which hands the files and settings to the step.
 
 import re
-import shlex
 import sys
+from dataclasses import asdict
 from pathlib import Path
-
 from snakemake.logging import logger
 
-from localregions.pipeline.integrity import invalidate_broken_outputs, remove_stale_products
-from localregions.pipeline.layout import SETTING_PATTERN, Layout, Roots
+from localregions.pipeline.layout import Layout
 from localregions.pipeline.plan import SettingsError, plan_experiments
-from localregions.pipeline.settings import MNIST_RAW_FILES
-from localregions.vocabulary import DATASET_NAMES
+from localregions.pipeline.stale import remove_stale_products
+from localregions.reporting.products import caption_file, result_table
+from localregions.vocabulary import DEFAULT_VARIANT
 
 try:
     PLAN = plan_experiments(config.get("overrides", []))
@@ -20,12 +24,9 @@ except SettingsError as error:
     sys.exit(f"localregions: bad setting: {error}")
 
 MAIN = PLAN.main
-# Patterns of every rule's files: the same Layout as the experiments', with wildcards for names.
-PATTERN = Layout(MAIN.layout.roots, "{name}")
-SETTING = SETTING_PATTERN
-PYTHON = shlex.quote(sys.executable)
-# The job spec names its step; the shell only hands it over.
-STEP_COMMAND = "{params.python} -m localregions.pipeline run --job {params.job:q} > {log} 2>&1"
+# Path patterns of every rule: the main experiment's folders, with wildcards for names.
+PATTERN = Layout(MAIN.settings.paths, "{name}")
+SETTING = "{model}_lr{lr}"
 
 
 wildcard_constraints:
@@ -34,48 +35,113 @@ wildcard_constraints:
     lr="[0-9.e+-]+",
 
 
-def job_settings(step):
-    """A rule's rerun trigger: the settings the step reads and the run it covers (Snakemake records
-    and compares params that depend on the wildcards only, not those computed from input and output)."""
-
-    def settings(wildcards):
-        experiment = PLAN[wildcards.name] if hasattr(wildcards, "name") else MAIN
-        return experiment.job_settings(step, model=getattr(wildcards, "model", None), lr=getattr(wildcards, "lr", None))
-
-    return settings
+# ---------------------------------------------------------------------------------------------- settings
 
 
-def job_spec(step):
-    """A rule's params: the job spec the step reads (settings, run, input and output paths)."""
-
-    def spec(wildcards, input, output):
-        experiment = PLAN[wildcards.name] if hasattr(wildcards, "name") else MAIN
-        return experiment.job(step, dict(input.items()), dict(output.items()),
-                              model=getattr(wildcards, "model", None), lr=getattr(wildcards, "lr", None))
-
-    return spec
+def experiment(wildcards):
+    """The experiment a job belongs to: its {name} wildcard, or the main experiment."""
+    return PLAN[wildcards.name] if hasattr(wildcards, "name") else MAIN
 
 
-def step_inputs(step):
-    def inputs(wildcards):
-        experiment = PLAN[wildcards.name] if hasattr(wildcards, "name") else MAIN
-        return experiment.inputs(step, getattr(wildcards, "model", None), getattr(wildcards, "lr", None))
-
-    return inputs
+def section(name):
+    """A whole settings section of the job's experiment, as plain values (a param)."""
+    return lambda wildcards: asdict(getattr(experiment(wildcards).settings, name))
 
 
-# A run's folder whose files no longer match its manifest (a truncated or deleted checkpoint)
-# looks finished to Snakemake: mark it out of date so that it is recomputed.
-invalidate_broken_outputs(PLAN, logger.warning)
+def key(path):
+    """One setting of the job's experiment (``"bounds.norm"``), as a plain value (a param)."""
+    section_name, field = path.split(".")
+    return lambda wildcards: getattr(getattr(experiment(wildcards).settings, section_name), field)
+
+
+def grid_job(wildcards):
+    """The (model, lr) job of the wildcards, with its depth and the grid's seeds (a param)."""
+    return experiment(wildcards).grid_job(wildcards.model, wildcards.lr).as_dict()
+
+
+def grid_jobs(wildcards):
+    """Every (model, lr) job of the experiment's grid (a param, aligned with grid_files)."""
+    return [job.as_dict() for job in experiment(wildcards).grid_jobs()]
+
+
+# ---------------------------------------------------------------------------------------------- files
+
+
+def layout_of(wildcards):
+    return experiment(wildcards).layout
+
+
+def data_layout(wildcards):
+    """Where the experiment's point sets live: its own folder, or its study's when a variant shares them."""
+    return PLAN[experiment(wildcards).data_id].layout
+
+
+def point_sets(wildcards):
+    return data_layout(wildcards).point_sets_manifest
+
+
+def grid_files(kind):
+    """One file of ``kind`` (a Layout method: runs_manifest, bounds) per (model, lr) job of the experiment's grid."""
+    def files(wildcards):
+        layout = layout_of(wildcards)
+        return [getattr(layout, kind)(job.model, job.lr) for job in experiment(wildcards).grid_jobs()]
+
+    return files
+
+
+def study_parts(study, kind="study_part"):
+    """The per-job parts of a per-ball study, over the experiments (own and companions) whose networks it measures."""
+    def parts(wildcards):
+        files = []
+        for measured in MAIN.study_experiments(study):
+            for job in measured.grid_jobs():
+                files.append(measured.layout.study_part(study, job.model, job.lr) if kind == "study_part"
+                             else getattr(measured.layout, kind)(job.model, job.lr))
+        return files
+
+    return parts
+
+
+def tables_of(experiment_, names=None):
+    """The result tables of an experiment (or those of ``names`` that it makes)."""
+    return [experiment_.layout.table(name) for name in experiment_.result_tables() if names is None or name in names]
+
+
+def figure_files(experiment_, ext=None):
+    """The figures of an experiment: PNG and PDF (or ``ext`` only) of every registered figure it draws."""
+    return [experiment_.layout.figure(stem, e) for _, stem in experiment_.figures() for e in ((ext,) if ext else ("png", "pdf"))]
+
+
+def existing(paths):
+    return [path for path in paths if Path(path).is_file()]
+
+
+# What the main experiment's last rules read (reporting/products.py registers the tables and figures).
+FIGURE_TABLES = tables_of(MAIN, {name for figure, _ in MAIN.figures() for name in figure.tables})
+COMPARED_TABLES = tables_of(MAIN)
+REPORTED_TABLES = tables_of(MAIN)
+
+
+def targets():
+    """What a run makes: every result table, figure, the comparison and the report of the main experiment."""
+    return tables_of(MAIN) + figure_files(MAIN) + [MAIN.layout.comparison, MAIN.layout.report]
 
 
 onsuccess:
     # The comparison with the committed reference is the last word of a run.
     from localregions.reporting.comparison import headline_of
 
-    if MAIN.layout.comparison.is_file():
+    if Path(MAIN.layout.comparison).is_file():
         print(headline_of(MAIN.layout.comparison))
 
 
 onerror:
-    remove_stale_products(PLAN, logger.warning)
+    # A failed job's outputs are removed by Snakemake; the products made from their earlier version must not stay
+    # looking current. Each product is held against the inputs its own rule declares.
+    from snakemake.io import expand
+
+    remove_stale_products(
+        [(expand(list(rules.claims.output), name=MAIN.id), expand(list(rules.claims.input), name=MAIN.id))]
+        + [(list(rule.output), list(rule.input)) for rule in (rules.figures, rules.compare, rules.report)],
+        logger.warning,
+    )

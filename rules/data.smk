@@ -3,39 +3,37 @@
 
 rule download_mnist:
     output:
-        files=[str(PATTERN.mnist_file(f)) for f in MNIST_RAW_FILES],
-        source=str(PATTERN.mnist_source),
+        mnist=PATTERN.mnist_files,
+        source=PATTERN.mnist_source,
     params:
-        python=PYTHON,
-        settings=job_settings("download_mnist"),
-        job=lambda wildcards, input, output: MAIN.job("download_mnist", dict(input.items()), dict(output.items())),
+        mnist_dir=key("data.mnist_dir"),
+        sources=key("data.sources"),
     log:
-        str(PATTERN.shared_log("download_mnist")),
+        PATTERN.shared_log("download_mnist"),
     benchmark:
-        str(PATTERN.shared_benchmark("download_mnist"))
+        PATTERN.shared_benchmark("download_mnist")
     resources:
-        mem_mb=2000,
+        mem_mb=1000,
         runtime=20,
-    shell:
-        STEP_COMMAND
+    script:
+        "../scripts/download_mnist.py"
 
 
 rule prepare_data:
     input:
-        unpack(step_inputs("prepare_data")),
+        mnist=rules.download_mnist.output.mnist,
+        source=rules.download_mnist.output.source,
     output:
-        sets=[str(PATTERN.point_set(d)) for d in DATASET_NAMES],
-        manifest=str(PATTERN.manifest),
+        point_sets=list(PATTERN.point_sets.values()),
+        manifest=ensure(PATTERN.point_sets_manifest, non_empty=True),
     params:
-        python=PYTHON,
-        settings=job_settings("prepare_data"),
-        job=job_spec("prepare_data"),
+        spec=lambda wildcards: asdict(experiment(wildcards).settings.data.point_set_spec()),
     log:
-        str(PATTERN.log("prepare_data")),
+        PATTERN.log("prepare_data"),
     benchmark:
-        str(PATTERN.benchmark("prepare_data"))
+        PATTERN.benchmark("prepare_data")
     resources:
         mem_mb=4000,
-        runtime=10,
-    shell:
-        STEP_COMMAND
+        runtime=15,
+    script:
+        "../scripts/prepare_data.py"

@@ -4,84 +4,89 @@
 
 rule train:
     input:
-        unpack(step_inputs("train")),
+        point_sets=lambda wildcards: list(data_layout(wildcards).point_sets.values()),
+        manifest=point_sets,
     output:
-        runs=directory(str(PATTERN.runs_dir("{model}", "{lr}"))),
+        checkpoints=directory(PATTERN.checkpoints("{model}", "{lr}")),
+        metrics=ensure(PATTERN.metrics("{model}", "{lr}"), non_empty=True),
+        manifest=ensure(PATTERN.runs_manifest("{model}", "{lr}"), non_empty=True),
     params:
-        python=PYTHON,
-        settings=job_settings("train"),
-        job=job_spec("train"),
+        job=grid_job,
+        model=lambda wildcards: asdict(experiment(wildcards).models[wildcards.model]),
+        momentum=key("optim.momentum"),
+        train=section("train"),
+        runtime=section("runtime"),
     log:
-        str(PATTERN.log("train", SETTING)),
+        PATTERN.log("train", SETTING),
     benchmark:
-        str(PATTERN.benchmark("train", SETTING))
+        PATTERN.benchmark("train", SETTING)
     threads: MAIN.settings.runtime.threads
     resources:
         mem_mb=2000,
-        runtime=60,
-    shell:
-        STEP_COMMAND
+        runtime=120,
+    script:
+        "../scripts/train.py"
 
 
 rule bounds:
     input:
-        unpack(step_inputs("bounds")),
+        runs=rules.train.output.manifest,
+        manifest=point_sets,
     output:
-        bounds=str(PATTERN.bounds("{model}", "{lr}")),
+        bounds=ensure(PATTERN.bounds("{model}", "{lr}"), non_empty=True),
     params:
-        python=PYTHON,
-        settings=job_settings("bounds"),
-        job=job_spec("bounds"),
+        job=grid_job,
+        bounds=section("bounds"),
+        runtime=section("runtime"),
     log:
-        str(PATTERN.log("bounds", SETTING)),
+        PATTERN.log("bounds", SETTING),
     benchmark:
-        str(PATTERN.benchmark("bounds", SETTING))
+        PATTERN.benchmark("bounds", SETTING)
     threads: MAIN.settings.runtime.threads
     resources:
-        mem_mb=4000,
-        runtime=60,
-    shell:
-        STEP_COMMAND
+        mem_mb=8000,
+        runtime=240,
+    script:
+        "../scripts/bounds.py"
 
 
 rule aggregate:
     input:
-        unpack(step_inputs("aggregate")),
+        runs=grid_files("runs_manifest"),
+        bounds=grid_files("bounds"),
     output:
-        summary=report(str(PATTERN.summary), caption="report/table_summary.rst", category="Tables"),
-        summary_by_setting=report(str(PATTERN.summary_by_setting), caption="report/table_summary_by_setting.rst",
-                                  category="Tables"),
-        runs=report(str(PATTERN.runs), caption="report/table_runs.rst", category="Tables"),
+        summary=report(PATTERN.table("summary"), caption=result_table("summary").caption, category="Tables"),
+        summary_by_setting=report(PATTERN.table("summary_by_setting"),
+                                  caption=result_table("summary_by_setting").caption, category="Tables"),
+        runs=report(PATTERN.table("runs"), caption=result_table("runs").caption, category="Tables"),
     params:
-        python=PYTHON,
-        settings=job_settings("aggregate"),
-        job=job_spec("aggregate"),
+        jobs=grid_jobs,
     log:
-        str(PATTERN.log("aggregate")),
+        PATTERN.log("aggregate"),
     benchmark:
-        str(PATTERN.benchmark("aggregate"))
+        PATTERN.benchmark("aggregate")
     resources:
         mem_mb=4000,
-        runtime=10,
-    shell:
-        STEP_COMMAND
+        runtime=15,
+    script:
+        "../scripts/aggregate.py"
 
 
 rule claims:
     input:
-        unpack(step_inputs("claims")),
+        summary=rules.aggregate.output.summary,
+        runs=rules.aggregate.output.runs,
     output:
-        claims=report(str(PATTERN.claims), caption="report/table_claims.rst", category="Tables"),
+        claims=report(PATTERN.table("claims"), caption=result_table("claims").caption, category="Tables"),
     params:
-        python=PYTHON,
-        settings=job_settings("claims"),
-        job=job_spec("claims"),
+        radius=key("bounds.radius"),
+        norm=key("bounds.norm"),
     log:
-        str(PATTERN.log("claims")),
+        PATTERN.log("claims"),
     benchmark:
-        str(PATTERN.benchmark("claims"))
+        PATTERN.benchmark("claims")
     resources:
         mem_mb=2000,
         runtime=10,
-    shell:
-        STEP_COMMAND
+    script:
+        "../scripts/claims.py"

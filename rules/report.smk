@@ -3,57 +3,68 @@
 
 rule figures:
     input:
-        unpack(step_inputs("figures")),
+        tables=FIGURE_TABLES,
     output:
-        figures=[
-            report(path, caption=f"report/{Path(path).stem.rstrip('0123456789')}.rst", category="Figures")
-            if path.endswith(".png") else path
-            for path in MAIN.figure_files()
-        ],
+        figures=[report(path, caption=caption_file(Path(path).stem), category="Figures") if path.endswith(".png")
+                 else path for path in figure_files(MAIN)],
     params:
-        python=PYTHON,
-        settings=job_settings("figures"),
-        job=job_spec("figures"),
+        radius=MAIN.settings.bounds.radius,
+        norm=MAIN.settings.bounds.norm,
     log:
-        str(MAIN.layout.log("figures")),
+        MAIN.layout.log("figures"),
     benchmark:
-        str(MAIN.layout.benchmark("figures"))
+        MAIN.layout.benchmark("figures")
     resources:
         mem_mb=2000,
         runtime=10,
-    shell:
-        STEP_COMMAND
+    script:
+        "../scripts/figures.py"
 
 
 rule compare:
     input:
-        unpack(step_inputs("compare")),
+        tables=COMPARED_TABLES,
+        references=existing(MAIN.layout.reference_table(name) for name in MAIN.result_tables()),
+        figures=figure_files(MAIN, "png"),
+        reference_figures=existing(MAIN.layout.reference_figure(stem) for _, stem in MAIN.figures()),
     output:
-        comparison=str(MAIN.layout.comparison),
+        comparison=MAIN.layout.comparison,
     params:
-        python=PYTHON,
-        settings=job_settings("compare"),
-        job=job_spec("compare"),
+        experiment=MAIN.id,
+        # Named in the verdict's text only (no file is read through it).
+        reference_dir=lambda wildcards: MAIN.layout.reference_dir,
+        rtol=MAIN.settings.reference.rtol,
+        atol=MAIN.settings.reference.atol,
     log:
-        str(MAIN.layout.log("compare")),
+        MAIN.layout.log("compare"),
     benchmark:
-        str(MAIN.layout.benchmark("compare"))
-    shell:
-        STEP_COMMAND
+        MAIN.layout.benchmark("compare")
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../scripts/compare.py"
 
 
 rule report:
     input:
-        unpack(step_inputs("report")),
+        tables=REPORTED_TABLES,
+        methods_timing=[MAIN.layout.methods_timing] if "methods" in MAIN.studies() else [],
+        comparison=rules.compare.output.comparison,
+        figures=figure_files(MAIN, "png"),
     output:
-        report=report(str(MAIN.layout.report), caption="report/report.rst", category="Report"),
+        report=report(MAIN.layout.report, caption="report/report.rst", category="Report"),
     params:
-        python=PYTHON,
-        settings=job_settings("report"),
-        job=job_spec("report"),
+        experiment=MAIN.id,
+        settings=MAIN.settings_values(),
+        radius=MAIN.settings.bounds.radius,
+        norm=MAIN.settings.bounds.norm,
     log:
-        str(MAIN.layout.log("report")),
+        MAIN.layout.log("report"),
     benchmark:
-        str(MAIN.layout.benchmark("report"))
-    shell:
-        STEP_COMMAND
+        MAIN.layout.benchmark("report")
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../scripts/report.py"

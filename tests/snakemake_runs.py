@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from localregions.pipeline.settings import MNIST_RAW_FILES
+from localregions.vocabulary import MNIST_RAW_FILES
 
 REPO = Path(__file__).resolve().parents[1]
 # The committed references, whatever the working directory of the run.
-REFERENCE = f"reference.dir={REPO / 'reference'}"
+REFERENCE = f"paths.reference={REPO / 'reference'}"
 # A very small experiment for the end-to-end matrix: one model and learning rate, two seeds, three epochs.
 TINY = ["experiment=smoke", "name=tiny", "grid.models=[mlp2]", "grid.lrs=[0.02]", "bounds.points_per_set=20",
         "tightness.enabled=false", "methods.enabled=false", "sweep.enabled=false"]
@@ -28,12 +29,13 @@ def workdir_with_mnist(workdir: Path, mnist_raw_dir: Path) -> Path:
     return workdir
 
 
-def snakemake(workdir: Path, overrides: list[str], *arguments: str, timeout: int = 1200, check: bool = True):
+def snakemake(workdir: Path, overrides: list[str], *arguments: str, timeout: int = 1200, check: bool = True,
+              env: dict | None = None):
     """``snakemake --cores 2`` on the repository's Snakefile in ``workdir``; returns the completed process."""
     config = "overrides=[" + ",".join(f'"{o}"' for o in overrides) + "]"
     command = [sys.executable, "-m", "snakemake", *arguments, "-s", str(REPO / "Snakefile"), "-d", str(workdir),
                "--cores", "2", "--config", config]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})
     if check:
         assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     return done

@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from localregions.experiment.storage import write_csv
-from localregions.pipeline.layout import Layout, Roots
+from localregions.pipeline.layout import Layout
+from localregions.pipeline.settings import PathsConfig
 from localregions.reporting.comparison import (
     compare_tables,
     compare_with_reference,
@@ -41,7 +42,8 @@ def compare(tmp_path, fresh, reference, figures=None, rtol=1e-6, atol=1e-9):
             if frame is not None:
                 write_csv(frame, path)
     output = tmp_path / "results" / "comparison.md"
-    outcome = compare_with_reference(pairs, figures or {}, experiment="smoke", rtol=rtol, atol=atol, output=output)
+    outcome = compare_with_reference(pairs, figures or {}, experiment="smoke", reference_dir=tmp_path / "reference",
+                                     rtol=rtol, atol=atol, output=output)
     return outcome, output.read_text()
 
 
@@ -220,46 +222,42 @@ def test_a_number_agrees_exactly_when_inside_atol_plus_rtol_times_the_reference(
 # ---------------------------------------------------------------------------------------------- refresh_reference
 
 
-class FakeExperiment:
-    """What refresh_reference reads of an experiment: its layout, compared tables and figure files."""
+def finished_run(root: Path, name: str = "smoke") -> dict:
+    """The files of a finished run (two tables, a report, two figures as PNG and PDF), as refresh_reference takes them."""
+    layout = Layout(PathsConfig(results=str(root / "results"), figures=str(root / "figures"),
+                                reference=str(root / "reference")), name)
+    tables = {table: (layout.table(table), layout.reference_table(table)) for table in ("summary", "runs")}
+    write_csv(summary(), layout.table("summary"))
+    write_csv(runs(), layout.table("runs"))
+    old = os.stat(layout.table("summary")).st_mtime - 10
+    for fresh, _ in tables.values():
+        os.utime(fresh, (old, old))
+    links = layout.figures_from_report
+    Path(layout.report).write_text(f"# Report\n\n- [Figure 3]({links}/figure3_depth2.png)\n- [Tightness]({links}/tightness.png)"
+                                   f"\n\nDetails: [the comparison](comparison.md).\n")
+    figures = {}
+    for stem in ("figure3_depth2", "tightness"):
+        for ext in ("png", "pdf"):
+            Path(layout.figure(stem, ext)).parent.mkdir(parents=True, exist_ok=True)
+            Path(layout.figure(stem, ext)).write_bytes(b"figure " + f"{stem}.{ext}".encode())
+        figures[stem] = (layout.figure(stem), layout.reference_figure(stem))
+    return {"tables": tables, "report": (layout.report, layout.reference_report), "figures": figures,
+            "figures_link": links, "experiment": name, "layout": layout}
 
-    def __init__(self, root: Path, name: str = "smoke"):
-        self.id = name
-        self.layout = Layout(Roots(results=str(root / "results"), figures=str(root / "figures"),
-                                   reference=str(root / "reference")), name)
 
-    def compared_tables(self):
-        return {"summary": str(self.layout.summary), "runs": str(self.layout.runs)}
-
-    def figure_files(self):
-        return [str(self.layout.figure(stem, ext)) for stem in ("figure3_depth2", "tightness") for ext in ("png", "pdf")]
-
-
-def finished_run(root: Path, name: str = "smoke") -> FakeExperiment:
-    experiment = FakeExperiment(root, name)
-    layout = experiment.layout
-    write_csv(summary(), layout.summary)
-    write_csv(runs(), layout.runs)
-    old = os.stat(layout.summary).st_mtime - 10
-    for table in (layout.summary, layout.runs):
-        os.utime(table, (old, old))
-    links = os.path.relpath(layout.figures, layout.results)
-    layout.report.write_text(f"# Report\n\n- [Figure 3]({links}/figure3_depth2.png)\n- [Tightness]({links}/tightness.png)"
-                             f"\n\nDetails: [the comparison](comparison.md).\n")
-    for path in experiment.figure_files():
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_bytes(b"figure " + Path(path).name.encode())
-    return experiment
+def refresh(run: dict):
+    return refresh_reference(run["tables"], run["report"], run["figures"], figures_link=run["figures_link"],
+                             experiment=run["experiment"])
 
 
 @pytest.mark.parametrize("name", ["smoke", "figure3/unit"])
 def test_refresh_reference_copies_tables_report_and_pngs_and_relinks_the_figures(tmp_path, name):
-    experiment = finished_run(tmp_path, name)
-    copied = refresh_reference(experiment)
+    run = finished_run(tmp_path, name)
+    copied = refresh(run)
     reference = tmp_path / "reference" / name
     assert sorted(copied) == sorted([reference / "summary.csv", reference / "runs.csv", reference / "report.md",
                                      reference / "figures" / "figure3_depth2.png", reference / "figures" / "tightness.png"])
-    assert (reference / "summary.csv").read_bytes() == experiment.layout.summary.read_bytes()
+    assert (reference / "summary.csv").read_bytes() == Path(run["layout"].table("summary")).read_bytes()
     assert (reference / "figures" / "tightness.png").read_bytes() == b"figure tightness.png"
     assert not list(reference.rglob("*.pdf"))
     report = (reference / "report.md").read_text()
@@ -270,26 +268,26 @@ def test_refresh_reference_copies_tables_report_and_pngs_and_relinks_the_figures
 
 
 def test_refresh_reference_refuses_when_a_product_is_missing(tmp_path):
-    experiment = finished_run(tmp_path)
-    Path(experiment.layout.figure("tightness")).unlink()
+    run = finished_run(tmp_path)
+    Path(run["layout"].figure("tightness")).unlink()
     with pytest.raises(FileNotFoundError, match="tightness.png is missing"):
-        refresh_reference(experiment)
+        refresh(run)
     assert not (tmp_path / "reference").exists()
 
 
 def test_refresh_reference_refuses_when_a_product_is_older_than_the_tables(tmp_path):
     for stale in ("report", "figure"):
-        experiment = finished_run(tmp_path / stale)
-        product = experiment.layout.report if stale == "report" else experiment.layout.figure("figure3_depth2")
-        newest = os.stat(experiment.layout.summary).st_mtime
+        run = finished_run(tmp_path / stale)
+        product = run["layout"].report if stale == "report" else run["layout"].figure("figure3_depth2")
+        newest = os.stat(run["layout"].table("summary")).st_mtime
         os.utime(product, (newest - 5, newest - 5))
         with pytest.raises(RuntimeError, match=f"{Path(product).name} is older than the tables"):
-            refresh_reference(experiment)
+            refresh(run)
         assert not (tmp_path / stale / "reference").exists()
 
 
 def test_refresh_reference_refuses_when_a_table_is_missing(tmp_path):
-    experiment = finished_run(tmp_path)
-    experiment.layout.runs.unlink()
+    run = finished_run(tmp_path)
+    Path(run["layout"].table("runs")).unlink()
     with pytest.raises(FileNotFoundError, match="runs.csv is missing"):
-        refresh_reference(experiment)
+        refresh(run)

@@ -7,7 +7,7 @@ import torch
 
 from localregions.bounds import local_region_bound
 from localregions.experiment.models import build_mlp
-from localregions.pipeline.steps import resolve_device
+from localregions.pipeline.runtime import resolve_device
 from localregions.regions import boundary_distance
 
 requires_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")

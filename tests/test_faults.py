@@ -43,29 +43,33 @@ def _stale_free(workdir) -> None:
         assert report.stat().st_mtime >= newest_table
 
 
-def test_a_truncated_checkpoint_in_a_finished_run_is_retrained(run):
-    checkpoint = run / RESULTS / "runs" / "mlp2_lr0.02" / "seed1" / "checkpoints" / "epoch_002.pt"
+def test_a_truncated_checkpoint_stops_the_step_that_reads_it_naming_it_and_how_to_retrain(run):
+    runs = run / RESULTS / "runs" / "mlp2_lr0.02"
+    checkpoint = runs / "checkpoints" / "seed1" / "epoch_002.pt"
     checkpoint.write_bytes(checkpoint.read_bytes()[:100])
-    # Planning finds it (a dry run shows the plan a real run follows) ...
-    done = snakemake(run, TINY, "-n")
-    said = done.stdout + done.stderr
-    assert "epoch_002.pt has 100 bytes" in said and "marked incomplete, it will be recomputed" in said
-    plan = planned_rules(run, TINY)
-    assert plan["train"] == 1 and plan["bounds"] == 1 and plan["report"] == 1
-    # ... and the run recomputes it.
-    snakemake(run, TINY)
-    assert checkpoint.stat().st_size > 100
+    # The results made from it are still those of the intact checkpoint: nothing is out of date ...
     assert planned_rules(run, TINY) == {}
+    # ... until a step reads it again: it stops, naming the file, instead of loading a wrong network.
+    done = snakemake(run, TINY + ["bounds.radius=0.2"], check=False)
+    assert done.returncode != 0
+    log = (run / "logs" / "tiny" / "bounds" / "mlp2_lr0.02.log").read_text()
+    assert f"{checkpoint.relative_to(run)} has 100 bytes, its manifest recorded" in log
+    assert "retrain the job: rerun snakemake with --forcerun results/tiny/runs/mlp2_lr0.02/MANIFEST.json" in log
+    _stale_free(run)
+    # What the message says to do retrains the job, and the run finishes.
+    snakemake(run, TINY + ["bounds.radius=0.2"], "--forcerun", "results/tiny/runs/mlp2_lr0.02/MANIFEST.json")
+    assert checkpoint.stat().st_size > 100
+    assert planned_rules(run, TINY + ["bounds.radius=0.2"]) == {}
 
 
-def test_a_deleted_checkpoint_folder_is_retrained(run):
+def test_a_deleted_checkpoint_folder_is_found_by_the_step_that_needs_it(run):
     import shutil
 
-    shutil.rmtree(run / RESULTS / "runs" / "mlp2_lr0.02" / "seed0" / "checkpoints")
-    plan = planned_rules(run, TINY)
-    assert plan.get("train") == 1, plan
-    snakemake(run, TINY)
-    assert (run / RESULTS / "runs" / "mlp2_lr0.02" / "seed0" / "checkpoints" / "epoch_003.pt").is_file()
+    shutil.rmtree(run / RESULTS / "runs" / "mlp2_lr0.02" / "checkpoints" / "seed0")
+    done = snakemake(run, TINY + ["bounds.radius=0.2"], check=False)
+    assert done.returncode != 0
+    log = (run / "logs" / "tiny" / "bounds" / "mlp2_lr0.02.log").read_text()
+    assert "checkpoints/seed0/epoch_000.pt is missing (its manifest lists it)" in log
 
 
 def test_a_flipped_byte_in_a_point_set_is_refused_naming_the_file(run):
@@ -158,11 +162,11 @@ def test_an_interrupted_run_resumes_with_a_plain_rerun(tmp_path, mnist_raw_dir):
     assert not (workdir / RESULTS / "runs" / "mlp2_lr0.02" / "MANIFEST.json").exists()
     snakemake(workdir, overrides)
     assert json.loads((workdir / RESULTS / "runs" / "mlp2_lr0.02" / "MANIFEST.json").read_text())["seeds"]
-    assert not list((workdir / RESULTS / "runs").glob(".*.tmp"))
+    assert not list((workdir / RESULTS / "runs").rglob(".*.tmp"))
 
 
 def test_leftovers_of_a_killed_job_are_cleaned_by_its_rerun(run):
-    leftover = run / RESULTS / "runs" / ".mlp2_lr0.02.k1lled00.tmp"
+    leftover = run / RESULTS / "runs" / "mlp2_lr0.02" / ".checkpoints.k1lled00.tmp"
     leftover.mkdir()
     (leftover / "half.pt").write_bytes(b"x")
     snakemake(run, TINY, "--forcerun", "train")

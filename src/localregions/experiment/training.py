@@ -22,10 +22,12 @@ from torch import nn
 
 from .models import build_mlp, save_checkpoint
 
-__all__ = ["TrainingResult", "PlainSGD", "train_network", "seed_streams", "METRIC_COLUMNS", "LOSSES", "COLLAPSE_MARGIN"]
+__all__ = ["CHECKPOINT_FILE", "TrainingResult", "PlainSGD", "train_network", "seed_streams", "METRIC_COLUMNS", "LOSSES", "COLLAPSE_MARGIN"]
 
 log = logging.getLogger(__name__)
 
+#: One checkpoint's file in the run's checkpoint folder.
+CHECKPOINT_FILE = "epoch_{epoch:03d}.pt"
 METRIC_COLUMNS = ["epoch", "train_loss", "train_accuracy", "test_accuracy", "status"]
 #: "bce": one logit, binary cross-entropy; "softmax": two logits, softmax cross-entropy.
 LOSSES = ("bce", "softmax")
@@ -155,7 +157,7 @@ def train_network(
         rows.append({"epoch": epoch, "train_loss": train_loss, "train_accuracy": train_accuracy,
                      "test_accuracy": test_accuracy, "status": "ok"})
         if epoch in wanted:
-            save_checkpoint(model.cpu(), checkpoint_dir / f"epoch_{epoch:03d}.pt", epoch=epoch, **meta)
+            save_checkpoint(model.cpu(), checkpoint_dir / CHECKPOINT_FILE.format(epoch=epoch), epoch=epoch, **meta)
             model.to(device)
             saved.append(epoch)
         return True

@@ -1,23 +1,21 @@
-"""The one entry point of the pipeline's steps: ``python -m localregions.pipeline``.
+"""The pipeline's commands outside Snakemake: ``python -m localregions.pipeline``.
 
 Commands::
 
-    run --job SPEC               run one job as a Snakemake rule does (SPEC: the JSON the plan made)
     show [OVERRIDES...]          print the composed settings, per-model ones included
     check-comparison FILE        exit 1 unless FILE (a comparison.md) says the run matches its reference
     refresh-reference [OVERRIDES...]
                                  copy the experiment's finished results into reference/<name>/ (on purpose)
 
-To run one step alone, ask Snakemake for its output (it runs what that needs, and nothing else)::
+The steps themselves run as Snakemake rules (their scripts are ``scripts/<rule>.py``). To run one
+alone, ask Snakemake for its output (it runs what that needs, and nothing else)::
 
-    snakemake --cores 1 results/smoke/runs/mlp3_lr0.001 --config 'overrides=["experiment=smoke"]'
+    snakemake --cores 1 results/smoke/runs/mlp3_lr0.001/MANIFEST.json --config 'overrides=["experiment=smoke"]'
     python -m localregions.pipeline show bounds.radius=0.2
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
 import sys
 from pathlib import Path
@@ -25,11 +23,6 @@ from pathlib import Path
 __all__ = ["main"]
 
 log = logging.getLogger("localregions")
-
-
-def _configure_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        stream=sys.stderr)
 
 
 def _plan(overrides):
@@ -42,9 +35,9 @@ def _plan(overrides):
 
 
 def _show(overrides: list[str]) -> None:
-    from .settings import settings_yaml
+    from .compose import settings_yaml
 
-    print(settings_yaml(_plan(overrides).settings_report()), end="")
+    print(settings_yaml(_plan(overrides).main.settings_values()), end="")
 
 
 def _check_comparison(path: str) -> None:
@@ -58,26 +51,21 @@ def _refresh_reference(overrides: list[str]) -> None:
     from ..reporting.comparison import refresh_reference
 
     main = _plan(overrides).main
-    for path in refresh_reference(main):
+    layout = main.layout
+    tables = {name: (layout.table(name), layout.reference_table(name)) for name in main.result_tables()}
+    figures = {stem: (layout.figure(stem), layout.reference_figure(stem)) for _, stem in main.figures()}
+    try:
+        copied = refresh_reference(tables, (layout.report, layout.reference_report), figures,
+                                   figures_link=layout.figures_from_report, experiment=main.id)
+    except (FileNotFoundError, RuntimeError) as error:
+        sys.exit(f"localregions: {error}")
+    for path in copied:
         print(f"reference: {path}")
 
 
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
-    _configure_logging()
-    from .steps import STEPS
-
-    if argv and argv[0] == "run":
-        parser = argparse.ArgumentParser(prog="python -m localregions.pipeline run")
-        parser.add_argument("--job", required=True, help="the job spec (JSON) the plan made; it names its step")
-        arguments = parser.parse_args(argv[1:])
-        from .steps import run_job
-
-        spec = json.loads(arguments.job)
-        if spec.get("step") not in STEPS:
-            sys.exit(f"localregions: the job spec names no known step (got {spec.get('step')!r}; known: {sorted(STEPS)})")
-        run_job(spec)
-        return
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     if not argv or argv[0] in ("-h", "--help"):
         print(__doc__)
         return
@@ -89,5 +77,5 @@ def main(argv: list[str] | None = None) -> None:
     elif command == "refresh-reference":
         _refresh_reference(rest)
     else:
-        sys.exit(f"localregions: unknown command {command!r}; the commands are run, show, check-comparison and "
+        sys.exit(f"localregions: unknown command {command!r}; the commands are show, check-comparison and "
                  "refresh-reference")

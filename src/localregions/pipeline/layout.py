@@ -1,22 +1,21 @@
-"""Every file of the pipeline, named once.
+"""Every path of the pipeline, named once.
 
-The Snakefile builds its rules' input and output patterns from a :class:`Layout` whose
-experiment name is the wildcard ``{name}`` (and whose model and learning rate are ``{model}`` and
-``{lr}``); the planner builds concrete paths from the same class for each experiment. The steps
-never build a path: they write where their rule tells them. So a path exists in one place only,
-and every key that moves files (``results_dir``, ``figures_dir``, ``data.processed_dir``,
-``data.raw_dir``, ``reference.dir``) moves it everywhere at once.
+The rules build their input and output patterns from a :class:`Layout` whose experiment name is
+the wildcard ``{name}`` (and whose model and learning rate are ``{model}`` and ``{lr}``); the
+input functions of ``rules/common.smk`` and the commands of :mod:`.cli` build concrete paths
+from the same class. The steps never build a path: they read and write what their rule hands
+them (a training job's own files are listed in its ``MANIFEST.json``, which later steps read).
+Every key of ``paths`` (``paths.results``, ``paths.figures``, ...) moves its files everywhere at once.
 
 Data flows one way through these folders::
 
     <raw>/MNIST/raw/                            the four MNIST files, verified
     <processed>/<name>/{train,test,random1,random2}.pt, manifest.json
-    <results>/<name>/runs/<model>_lr<lr>/       one training job: seed<s>/metrics.csv,
-                                                seed<s>/checkpoints/epoch_XXX.pt, MANIFEST.json
+    <results>/<name>/runs/<model>_lr<lr>/       one training job: metrics.csv, checkpoints/, MANIFEST.json
     <results>/<name>/bounds/<model>_lr<lr>.csv.gz          per point, epoch and radius
     <results>/<name>/{tightness,methods}/<model>_lr<lr>.csv  per ball, on a few points
-    <results>/<name>/*.csv                      summaries; claims.csv; comparison.md; report.md
-    <figures>/<name>/*.png, *.pdf
+    <results>/<name>/<table>.csv                the result tables (reporting/products.py); comparison.md; report.md
+    <figures>/<name>/<stem>.png, .pdf
 
 An experiment's name may hold one ``/``: ``figure3/unit`` is the 0-1-scale companion of
 ``figure3`` and ``sensitivity/width16`` a variant of ``sensitivity``; their files live inside
@@ -25,193 +24,142 @@ their parent's folders, so no user-chosen name can collide with them.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..vocabulary import DATASET_NAMES, format_lr
+from ..experiment.specs import MANIFEST_NAME, set_file_name
+from ..vocabulary import DATASET_NAMES, MNIST_RAW_FILES, MNIST_RAW_FOLDER, format_lr
 
-__all__ = ["Roots", "Layout", "SETTING_PATTERN"]
+__all__ = ["Layout", "SETTING_PATTERN"]
 
-# One training or bound job covers every seed of one (model, learning rate): its folder's name.
+# One training or bound job covers every seed of one (model, learning rate): its files' name.
 SETTING_PATTERN = "{model}_lr{lr}"
 
 
 @dataclass(frozen=True)
-class Roots:
-    """The top folders, from the settings keys that move files."""
-
-    results: str = "results"
-    figures: str = "figures"
-    processed: str = "data/processed"
-    raw: str = "data/raw"
-    reference: str = "reference"
-    logs: str = "logs"
-    benchmarks: str = "benchmarks"
-
-    @classmethod
-    def of(cls, settings) -> "Roots":
-        return cls(
-            results=settings.results_dir,
-            figures=settings.figures_dir,
-            processed=settings.data.processed_dir,
-            raw=settings.data.raw_dir,
-            reference=settings.reference.dir,
-        )
-
-
-@dataclass(frozen=True)
 class Layout:
-    """The paths of one experiment (``name`` may be the wildcard ``"{name}"``)."""
+    """The paths of one experiment (``name`` may be the wildcard ``"{name}"``), as strings.
 
-    roots: Roots
+    ``paths`` is the ``paths`` settings section (:class:`~localregions.pipeline.settings.PathsConfig`).
+    """
+
+    paths: object
     name: str
 
-    # ------------------------------------------------------------------ raw -> processed
-    @property
-    def mnist_dir(self) -> Path:
-        """Shared by every experiment (torchvision's layout: ``<raw>/MNIST/raw``)."""
-        return Path(self.roots.raw) / "MNIST" / "raw"
-
-    def mnist_file(self, file: str) -> Path:
-        return self.mnist_dir / file
-
-    @property
-    def mnist_source(self) -> Path:
-        """Which source served the MNIST files (written by the download step)."""
-        return Path(self.roots.raw) / "MNIST" / "source.txt"
-
-    @property
-    def processed(self) -> Path:
-        return Path(self.roots.processed) / self.name
-
-    def point_set(self, dataset: str) -> Path:
-        if dataset not in DATASET_NAMES and not dataset.startswith("{"):
-            raise ValueError(f"dataset must be one of {list(DATASET_NAMES)}, got {dataset!r}")
-        return self.processed / f"{dataset}.pt"
-
-    @property
-    def manifest(self) -> Path:
-        return self.processed / "manifest.json"
-
-    # ------------------------------------------------------------------ checkpoints
-    @property
-    def results(self) -> Path:
-        return Path(self.roots.results) / self.name
+    def _results(self, *parts: str) -> str:
+        return os.path.join(self.paths.results, self.name, *parts)
 
     @staticmethod
     def setting(model: str, lr) -> str:
         """``mlp2_lr0.02``: the name of one (model, learning rate), i.e. of one training job."""
         return SETTING_PATTERN.format(model=model, lr=lr if isinstance(lr, str) else format_lr(lr))
 
-    def runs_dir(self, model: str, lr) -> Path:
-        """The training job's output folder: every seed of one (model, lr)."""
-        return self.results / "runs" / self.setting(model, lr)
+    # ------------------------------------------------------------------ raw -> processed
+    @property
+    def mnist_files(self) -> list[str]:
+        """The four MNIST files, shared by every experiment (torchvision's layout: ``<raw>/MNIST/raw``)."""
+        return [os.path.join(self.paths.raw, MNIST_RAW_FOLDER, file) for file in MNIST_RAW_FILES]
 
-    def run_dir(self, model: str, lr, seed: int) -> Path:
-        return self.runs_dir(model, lr) / f"seed{int(seed)}"
+    @property
+    def mnist_source(self) -> str:
+        """Which source served the MNIST files (written by the download step)."""
+        return os.path.join(self.paths.raw, "MNIST", "source.txt")
 
-    def metrics(self, model: str, lr, seed: int) -> Path:
-        return self.run_dir(model, lr, seed) / "metrics.csv"
+    def point_set(self, dataset: str) -> str:
+        if dataset not in DATASET_NAMES and not dataset.startswith("{"):
+            raise ValueError(f"dataset must be one of {list(DATASET_NAMES)}, got {dataset!r}")
+        return os.path.join(self.paths.processed, self.name, set_file_name(dataset))
 
-    def checkpoint(self, model: str, lr, seed: int, epoch: int) -> Path:
-        return self.run_dir(model, lr, seed) / "checkpoints" / f"epoch_{int(epoch):03d}.pt"
+    @property
+    def point_sets(self) -> dict[str, str]:
+        return {dataset: self.point_set(dataset) for dataset in DATASET_NAMES}
 
-    def runs_manifest(self, model: str, lr) -> Path:
-        """Written last by a training job: every file of the job with its size and SHA-256."""
-        return self.runs_dir(model, lr) / "MANIFEST.json"
+    @property
+    def point_sets_manifest(self) -> str:
+        return os.path.join(self.paths.processed, self.name, MANIFEST_NAME)
+
+    # ------------------------------------------------------------------ checkpoints: one training job's files
+    def runs_dir(self, model: str, lr) -> str:
+        return self._results("runs", self.setting(model, lr))
+
+    def checkpoints(self, model: str, lr) -> str:
+        """The folder of every checkpoint of the job (the job's ``MANIFEST.json`` lists them)."""
+        return os.path.join(self.runs_dir(model, lr), "checkpoints")
+
+    def metrics(self, model: str, lr) -> str:
+        """Per seed and epoch: training loss, accuracies and status."""
+        return os.path.join(self.runs_dir(model, lr), "metrics.csv")
+
+    def runs_manifest(self, model: str, lr) -> str:
+        """Written last by a training job: every file of the job with its size and SHA-256, and each seed's status."""
+        return os.path.join(self.runs_dir(model, lr), "MANIFEST.json")
 
     # ------------------------------------------------------------------ per-point and per-ball tables
-    def bounds(self, model: str, lr) -> Path:
-        return self.results / "bounds" / f"{self.setting(model, lr)}.csv.gz"
+    def bounds(self, model: str, lr) -> str:
+        return self._results("bounds", f"{self.setting(model, lr)}.csv.gz")
 
-    def tightness_part(self, model: str, lr) -> Path:
-        return self.results / "tightness" / f"{self.setting(model, lr)}.csv"
+    def study_part(self, study: str, model: str, lr) -> str:
+        """One job's rows of a per-ball study (``tightness``, ``methods``) on the networks of one (model, lr)."""
+        return self._results(study, f"{self.setting(model, lr)}.csv")
 
-    def methods_part(self, model: str, lr) -> Path:
-        return self.results / "methods" / f"{self.setting(model, lr)}.csv"
-
-    def methods_timing_part(self, model: str, lr) -> Path:
+    def methods_timing_part(self, model: str, lr) -> str:
         """Seconds per method: kept out of the methods table, which must be identical run to run."""
-        return self.results / "methods" / f"{self.setting(model, lr)}.timing.csv"
+        return self._results("methods", f"{self.setting(model, lr)}.timing.csv")
 
-    # ------------------------------------------------------------------ summaries and what reads them
-    @property
-    def summary(self) -> Path:
-        return self.results / "summary.csv"
-
-    @property
-    def summary_by_setting(self) -> Path:
-        return self.results / "summary_by_setting.csv"
+    # ------------------------------------------------------------------ results and what reads them
+    def table(self, name: str) -> str:
+        """A result table (``summary``, ``claims``, ...: reporting/products.py lists them)."""
+        return self._results(f"{name}.csv")
 
     @property
-    def runs(self) -> Path:
-        return self.results / "runs.csv"
-
-    @property
-    def claims(self) -> Path:
-        return self.results / "claims.csv"
-
-    @property
-    def tightness(self) -> Path:
-        return self.results / "tightness.csv"
-
-    @property
-    def radius_sweep(self) -> Path:
-        return self.results / "radius_sweep.csv"
-
-    @property
-    def methods(self) -> Path:
-        return self.results / "methods.csv"
-
-    @property
-    def methods_timing(self) -> Path:
+    def methods_timing(self) -> str:
         """The one table that differs from run to run: how long each bound method took."""
-        return self.results / "methods_timing.csv"
+        return self._results("methods_timing.csv")
 
     @property
-    def variant_claims(self) -> Path:
-        """The claims of every variant of a study (e.g. ``sensitivity``), one table."""
-        return self.results / "variant_claims.csv"
+    def comparison(self) -> str:
+        return self._results("comparison.md")
 
     @property
-    def comparison(self) -> Path:
-        return self.results / "comparison.md"
+    def report(self) -> str:
+        return self._results("report.md")
 
-    @property
-    def report(self) -> Path:
-        return self.results / "report.md"
-
-    @property
-    def figures(self) -> Path:
-        return Path(self.roots.figures) / self.name
-
-    def figure(self, stem: str, ext: str = "png") -> Path:
-        return self.figures / f"{stem}.{ext}"
+    def figure(self, stem: str, ext: str = "png") -> str:
+        return os.path.join(self.paths.figures, self.name, f"{stem}.{ext}")
 
     # ------------------------------------------------------------------ the committed reference
     @property
-    def reference(self) -> Path:
-        return Path(self.roots.reference) / self.name
+    def reference_dir(self) -> str:
+        return os.path.join(self.paths.reference, self.name)
 
-    def reference_table(self, table: Path) -> Path:
-        """Where the reference keeps the counterpart of one of this experiment's result tables."""
-        return self.reference / Path(table).relative_to(self.results)
+    def reference_table(self, name: str) -> str:
+        return os.path.join(self.paths.reference, self.name, f"{name}.csv")
 
-    def reference_figure(self, figure: Path) -> Path:
-        return self.reference / "figures" / Path(figure).relative_to(self.figures)
+    @property
+    def reference_report(self) -> str:
+        return os.path.join(self.paths.reference, self.name, "report.md")
+
+    def reference_figure(self, stem: str) -> str:
+        return os.path.join(self.paths.reference, self.name, "figures", f"{stem}.png")
+
+    @property
+    def figures_from_report(self) -> str:
+        """How the report (in ``<results>/<name>/``) reaches the figures (in ``<figures>/<name>/``)."""
+        return os.path.relpath(Path(self.paths.figures) / self.name, Path(self.paths.results) / self.name)
 
     # ------------------------------------------------------------------ logs and timings
-    def log(self, step: str, part: str | None = None) -> Path:
-        base = Path(self.roots.logs) / self.name
-        return base / step / f"{part}.log" if part else base / f"{step}.log"
+    def log(self, step: str, part: str | None = None) -> str:
+        return os.path.join(self.paths.logs, self.name, step, f"{part}.log") if part else \
+            os.path.join(self.paths.logs, self.name, f"{step}.log")
 
-    def shared_log(self, step: str) -> Path:
+    def benchmark(self, step: str, part: str | None = None) -> str:
+        return os.path.join(self.paths.benchmarks, self.name, step, f"{part}.tsv") if part else \
+            os.path.join(self.paths.benchmarks, self.name, f"{step}.tsv")
+
+    def shared_log(self, step: str) -> str:
         """The log of a step that serves every experiment (the MNIST download)."""
-        return Path(self.roots.logs) / f"{step}.log"
+        return os.path.join(self.paths.logs, f"{step}.log")
 
-    def shared_benchmark(self, step: str) -> Path:
-        return Path(self.roots.benchmarks) / f"{step}.tsv"
-
-    def benchmark(self, step: str, part: str | None = None) -> Path:
-        base = Path(self.roots.benchmarks) / self.name
-        return base / step / f"{part}.tsv" if part else base / f"{step}.tsv"
+    def shared_benchmark(self, step: str) -> str:
+        return os.path.join(self.paths.benchmarks, f"{step}.tsv")

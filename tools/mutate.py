@@ -4,10 +4,10 @@
 of pyproject.toml; how to read the result and why each known survivor is harmless is
 docs/mutation_testing.md.
 
-    .venv/bin/python scripts/mutate.py                  # run (resumes a previous run), then report
-    .venv/bin/python scripts/mutate.py --fresh          # forget previous results first
-    .venv/bin/python scripts/mutate.py --report-only    # only the table of the last run
-    .venv/bin/python scripts/mutate.py --max-children 1 # one worker (a shared machine)
+    .venv/bin/python tools/mutate.py                  # run (resumes a previous run), then report
+    .venv/bin/python tools/mutate.py --fresh          # forget previous results first
+    .venv/bin/python tools/mutate.py --report-only    # only the table of the last run
+    .venv/bin/python tools/mutate.py --max-children 1 # one worker (a shared machine)
 
 Exit status: 0 when no mutant survived, 1 when some did (each is listed), 2 when mutmut failed.
 """

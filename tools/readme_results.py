@@ -1,8 +1,8 @@
 """The README's Results, generated from the committed reference tables (never typed by hand).
 
-    .venv/bin/python scripts/readme_results.py            # print the block
-    .venv/bin/python scripts/readme_results.py --write    # put it between the README's markers (make reference does)
-    .venv/bin/python scripts/readme_results.py --check    # exit 1 if the README's block is not what the tables say
+    .venv/bin/python tools/readme_results.py            # print the block
+    .venv/bin/python tools/readme_results.py --write    # put it between the README's markers (make reference does)
+    .venv/bin/python tools/readme_results.py --check    # exit 1 if the README's block is not what the tables say
 
 The block sits between ``<!-- results:begin ... -->`` and ``<!-- results:end -->`` in README.md.
 Each part is drawn from ``reference/<experiment>/`` only when that reference exists.
@@ -246,7 +246,7 @@ def main() -> None:
     elif arguments.check:
         current = README.read_text()
         if _replace(current, block) != current:
-            sys.exit("README.md's Results differ from what reference/ says: run scripts/readme_results.py --write")
+            sys.exit("README.md's Results differ from what reference/ says: run tools/readme_results.py --write")
     else:
         print(block)
 

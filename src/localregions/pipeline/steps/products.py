@@ -1,0 +1,47 @@
+"""summaries -> figures, the comparison with the committed reference, the report."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+__all__ = ["figures", "compare", "report"]
+
+log = logging.getLogger(__name__)
+
+
+def _by_name(paths) -> dict[str, str]:
+    """Result tables and figures by name: a table's file is ``<name>.csv``, a figure's ``<stem>.png`` (layout.py)."""
+    return {Path(path).name.split(".")[0]: str(path) for path in paths}
+
+
+def figures(*, tables: list[str], outputs: list[str], radius: float, norm: str) -> None:
+    """Every figure of ``outputs`` (PNG and PDF; their stems name the figures), drawn from ``tables``."""
+    from ...reporting.figures import draw_figures
+
+    draw_figures(_by_name(tables), outputs, radius=radius, norm=norm)
+
+
+def compare(*, tables: list[str], references: list[str], figures: list[str], reference_figures: list[str],
+            reference_dir: str, output: str, experiment: str, rtol: float, atol: float) -> None:
+    """Hold each fresh table (and, for information, each PNG figure) against its reference copy of the same name."""
+    from ...reporting.comparison import compare_with_reference
+
+    held, figure_copies = _by_name(references), _by_name(reference_figures)
+    pairs = {name: (path, held.get(name)) for name, path in _by_name(tables).items()}
+    figure_pairs = {Path(path).name: (path, figure_copies[name]) for name, path in _by_name(figures).items()
+                    if name in figure_copies}
+    outcome = compare_with_reference(pairs, figure_pairs, experiment=experiment, reference_dir=reference_dir, rtol=rtol,
+                                     atol=atol, output=output)
+    # The line the end of a run shows (the Snakefile's onsuccess prints it too).
+    log.info("%s", outcome.headline)
+
+
+def report(*, tables: list[str], methods_timing: list[str], comparison: str, figures: list[str], output: str,
+           experiment: str, settings: dict, radius: float, norm: str) -> None:
+    """The Markdown report of one experiment from its result tables, figures and comparison."""
+    from ...reporting.markdown import write_report
+
+    write_report(output, experiment=experiment, settings=settings, tables=_by_name(tables),
+                 methods_timing=methods_timing[0] if methods_timing else None, comparison=comparison,
+                 figures=[path for path in figures if path.endswith(".png")], radius=radius, norm=norm)

@@ -1,0 +1,106 @@
+"""What an experiment makes besides its runs: the result tables and the figures, one registry each.
+
+Everything that lists tables or figures reads these registries: the rules (which files the
+analysis writes, the ``figures`` rule's outputs, their captions in Snakemake's HTML report),
+the comparison with the reference, the Markdown report's list of figures and the reference's
+refresh. To add a figure, add one :class:`FigureSpec` here, its drawing function in
+:mod:`.figures` under the name it gives, and its caption ``rules/report/<caption>.rst``.
+
+This module imports nothing heavy: the Snakefile reads it at parse time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["ResultTable", "FigureSpec", "RESULT_TABLES", "FIGURES", "STUDIES", "result_table", "figure_spec",
+           "caption_file"]
+
+#: The optional studies an experiment may run beside the paper's (``Experiment.studies``).
+STUDIES = ("radius_sweep", "tightness", "methods", "variants")
+
+
+@dataclass(frozen=True)
+class ResultTable:
+    """One CSV of ``<results>/<name>/``: made by every experiment (``study=None``) or by one study."""
+
+    name: str
+    study: str | None = None
+
+    @property
+    def caption(self) -> str:
+        """Its caption in Snakemake's HTML report, relative to ``rules/``."""
+        return f"report/table_{self.name}.rst"
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    """One figure (or, with ``{depth}`` in its stem, one per hidden depth of the grid).
+
+    ``draw`` names the function of :mod:`localregions.reporting.figures` that draws it, called as
+    ``draw(tables, radius=, norm=, depth=)`` with the result tables by name (those of ``tables``
+    that the experiment makes), the experiment's radius and norm and, for a per-depth figure, its
+    depth; ``title`` is the line the Markdown report lists it by.
+    """
+
+    stem: str
+    title: str
+    draw: str
+    tables: tuple[str, ...]
+    study: str | None = None
+
+    @property
+    def caption(self) -> str:
+        """Its caption in Snakemake's HTML report, relative to ``rules/``."""
+        return f"report/{self.stem.replace('{depth}', '')}.rst"
+
+
+RESULT_TABLES = (
+    ResultTable("summary"),
+    ResultTable("summary_by_setting"),
+    ResultTable("runs"),
+    ResultTable("claims"),
+    ResultTable("radius_sweep", study="radius_sweep"),
+    ResultTable("tightness", study="tightness"),
+    ResultTable("methods", study="methods"),
+    ResultTable("variant_claims", study="variants"),
+)
+
+FIGURES = (
+    FigureSpec("figure3_depth{depth}", "Figure 3 of the paper, {depth} hidden layers: the mean bound 2^C and the "
+               "points with a single region, over training", "draw_figure3", ("summary_by_setting",)),
+    FigureSpec("boundary_distance", "Distance from the points to the boundary of their own region, over training",
+               "draw_boundary_distance", ("summary_by_setting",)),
+    FigureSpec("radius_sweep", "The bound against the ball radius, before and after training", "draw_radius_sweep",
+               ("radius_sweep",), study="radius_sweep"),
+    FigureSpec("tightness", "Exact region counts against the bound 2^C", "draw_tightness", ("tightness",),
+               study="tightness"),
+    FigureSpec("methods", "C of Algorithm 1, IBP, CROWN, LP and the sampled local complexity against the exact count",
+               "draw_methods", ("methods", "tightness"), study="methods"),
+    FigureSpec("variant_claims", "The paper's observations under each unspecified choice", "draw_variant_claims",
+               ("variant_claims",), study="variants"),
+)
+
+
+def result_table(name: str) -> ResultTable:
+    """The registered table called ``name``."""
+    for table in RESULT_TABLES:
+        if table.name == name:
+            return table
+    raise KeyError(f"no result table is named {name!r}; the tables are {[t.name for t in RESULT_TABLES]}")
+
+
+def figure_spec(stem: str) -> tuple[FigureSpec, int | None]:
+    """The registered figure a stem names, and its depth for a per-depth figure (``figure3_depth2`` -> 2)."""
+    for figure in FIGURES:
+        prefix, braces, suffix = figure.stem.partition("{depth}")
+        if not braces and stem == figure.stem:
+            return figure, None
+        if braces and stem.startswith(prefix) and stem.endswith(suffix) and stem[len(prefix):len(stem) - len(suffix)].isdigit():
+            return figure, int(stem[len(prefix):len(stem) - len(suffix)])
+    raise KeyError(f"no figure is named {stem!r}; the figures are {[f.stem for f in FIGURES]}")
+
+
+def caption_file(stem: str) -> str:
+    """The caption file of the figure a stem names."""
+    return figure_spec(stem)[0].caption
