@@ -32,6 +32,8 @@ _PUBLIC = {
     "RegionBudgetExceeded": "counting",
     "local_complexity": "complexity",
     "preactivation_bounds": "relaxations",
+    "network_layers": "layers",
+    "NetworkLayers": "layers",
 }
 
 __all__ = [
@@ -45,6 +47,8 @@ __all__ = [
     "RegionBudgetExceeded",
     "local_complexity",
     "preactivation_bounds",
+    "network_layers",
+    "NetworkLayers",
 ]
 
 __version__ = "0.2.0"

@@ -74,27 +74,44 @@ def _graph_of(model: nn.Module) -> fx.GraphModule:
     return fx.GraphModule(model, graph)
 
 
+def _width_fixed_by(graph_module, user):
+    """The input shape a first operation fixes (``Linear``, ``Unflatten``, ``BatchNorm1d``, ``F.linear``), else None."""
+    if user.op == "call_function" and user.target is nn.functional.linear:
+        weight = user.args[1] if len(user.args) > 1 else user.kwargs.get("weight")
+        if isinstance(weight, fx.Node) and weight.op == "get_attr":
+            return (graph_module.get_parameter(weight.target).shape[1],)
+    if user.op != "call_module":
+        return None
+    module = graph_module.get_submodule(user.target)
+    if isinstance(module, nn.Linear):
+        return (module.in_features,)
+    if isinstance(module, nn.Unflatten) and module.dim in (1, -1):
+        return (math.prod(module.unflattened_size),)
+    if isinstance(module, nn.BatchNorm1d):
+        return (module.num_features,)
+    return None
+
+
 def _infer_input_shape(graph_module, placeholder) -> tuple:
+    """The input shape read from the first operations on the input (through Identity and Dropout)."""
     node = placeholder
     while True:
         users = list(node.users)
-        if len(users) != 1 or users[0].op != "call_module":
-            break
-        module = graph_module.get_submodule(users[0].target)
-        if isinstance(module, nn.Linear):
-            return (module.in_features,)
-        if isinstance(module, nn.Unflatten):
-            return (math.prod(module.unflattened_size),) if module.dim in (1, -1) else None
-        if isinstance(module, nn.BatchNorm1d):
-            return (module.num_features,)
-        if not isinstance(module, (nn.Identity, nn.Dropout)):
-            first = f"{type(module).__name__} ({users[0].target!r})"
+        for user in users:
+            shape = _width_fixed_by(graph_module, user)
+            if shape is not None:
+                return shape
+        modules = [graph_module.get_submodule(u.target) for u in users if u.op == "call_module"]
+        if len(users) == 1 and len(modules) == 1 and isinstance(modules[0], (nn.Identity, nn.Dropout)):
+            node = users[0]
+            continue
+        if modules:
+            first = f"{type(modules[0]).__name__} ({[u for u in users if u.op == 'call_module'][0].target!r})"
             raise ValueError(f"layers: the network starts with {first}, whose input shape it does not fix; pass "
                              "input_shape=(C, H, W) to localregions.layers.network_layers, or start the network "
                              "with nn.Unflatten(1, (C, H, W)) so that it takes flat (N, d) inputs")
-        node = users[0]
-    raise ValueError("layers: cannot tell the input shape of the network; pass input_shape to "
-                     "localregions.layers.network_layers")
+        raise ValueError("layers: cannot tell the input shape of the network; pass input_shape to "
+                         "localregions.layers.network_layers")
 
 
 class _Graph:
@@ -175,7 +192,11 @@ class _Graph:
                                  f"of localregions supports ({_METHODS} all walk a chain of affine maps and ReLUs)")
             (source,) = sources
             self._check(node, module, kind, detail, inputs, env)
-            value = self._call(node, module, env)
+            try:
+                value = self._call(node, module, env)
+            except Exception as exc:  # e.g. a Linear whose in_features do not match the tensor it gets
+                raise ValueError(f"layers: {describe(node, module)} fails on an input of shape "
+                                 f"{(-1, *self.input_shape)}: {type(exc).__name__}: {exc}") from exc
             env[node] = value
             self.shape[node] = tuple(value.shape)
             self.kind[node] = ("data", source)
