@@ -223,3 +223,24 @@ def test_a_module_that_is_not_what_its_type_says_is_caught():
     net[0].forward = lambda x: F.linear(x, linear.weight, linear.bias) ** 3  # still a Linear to the folding
     with pytest.raises(ValueError, match="differs from the network"):
         fold_network(net)
+
+
+def test_every_analysis_takes_a_conv_net_and_agrees_with_its_fold():
+    """Counts, local complexity and boundary distance on a conv net equal those on its folded pairs; exact sits between."""
+    torch.manual_seed(3)
+    net = nn.Sequential(nn.Unflatten(1, (1, 3, 3)), nn.Conv2d(1, 2, 2), nn.BatchNorm2d(2), nn.ReLU(), nn.Flatten(),
+                        nn.Linear(8, 3), nn.ReLU(), nn.Linear(3, 1)).double().eval()
+    pairs = network_layers(net).hidden
+    x = torch.randn(3, 9, dtype=torch.float64)
+    for norm in ("l2", "linf"):
+        sampled = localregions.sampled_region_count(net, x, 0.5, 500, seed=0, norm=norm)
+        assert torch.equal(sampled, localregions.sampled_region_count(pairs, x, 0.5, 500, seed=0, norm=norm))
+        torch.testing.assert_close(localregions.boundary_distance(net, x, norm),
+                                   localregions.boundary_distance(pairs, x, norm), rtol=0, atol=0)
+        lc = localregions.local_complexity(net, x, 0.5, norm=norm)
+        assert torch.equal(lc.lower_estimate, localregions.local_complexity(pairs, x, 0.5, norm=norm).lower_estimate)
+        C = local_region_bound(net, x, 0.5, norm, method="crown").unstable
+        for n in range(3):
+            exact = localregions.exact_region_count(net, x[n], 0.5, norm)
+            assert exact.complete and int(sampled[n]) <= exact.count <= 2 ** int(C[n])
+            assert exact.count == localregions.exact_region_count(pairs, x[n], 0.5, norm).count

@@ -34,6 +34,7 @@ _PUBLIC = {
     "preactivation_bounds": "relaxations",
     "network_layers": "layers",
     "NetworkLayers": "layers",
+    "load_network": "loading",
 }
 
 __all__ = [
@@ -49,6 +50,7 @@ __all__ = [
     "preactivation_bounds",
     "network_layers",
     "NetworkLayers",
+    "load_network",
 ]
 
 __version__ = "0.2.0"
