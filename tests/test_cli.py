@@ -140,3 +140,22 @@ def test_bound_on_an_onnx_network(tmp_path):
                  "--method", "crown", "-o", str(tmp_path / "out.csv"), "--no-progress"]) == 0
     expected = localregions.local_region_bound(_cnn(), points.view(6, 36), 0.05, method="crown")
     assert [int(r["C"]) for r in _rows(tmp_path / "out.csv")] == expected.unstable.tolist()
+
+
+def test_the_readme_example_runs(tmp_path, monkeypatch):
+    """The README's command-line example (after its ``cli-example`` marker), as written, on a fresh folder."""
+    import re
+    import shlex
+
+    text = (REPO / "README.md").read_text()
+    after = text[text.index("<!-- cli-example"):]
+    python = re.search(r"```python\n(.*?)```", after, re.S).group(1)
+    shell = re.search(r"```bash\n(.*?)```", after, re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(python, "README.md", "exec"), {})
+    commands = [shlex.split(line) for line in shell.strip().splitlines()]
+    assert commands and all(c[0] == "localregions" for c in commands)
+    for command in commands:
+        assert main(command[1:]) == 0, command
+        output = command[command.index("-o") + 1]
+        assert len(_rows(tmp_path / output)) == 20
