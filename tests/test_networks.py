@@ -97,6 +97,10 @@ def test_an_mlp_folds_to_its_own_weights():
     folded = network_layers(net)
     for (W, b), linear in zip([*folded.hidden, folded.output], [net[0], net[2], net[4]]):
         assert torch.equal(W, linear.weight.double()) and torch.equal(b, linear.bias.double())
+    general = fold_network(net)  # the traced path (an alternating Sequential takes a shortcut) agrees bit for bit
+    for (W, b), (V, c) in zip([*folded.hidden, folded.output], [*general.hidden, general.output]):
+        assert torch.equal(W, V) and torch.equal(b, c)
+    assert folded.names == general.names == ["1", "3"]
     pairs = [(m.weight, m.bias) for m in (net[0], net[2])]
     x = torch.randn(20, 6)
     for method in ("alg1", "ibp", "crown"):

@@ -82,6 +82,30 @@ class NetworkLayers:
         return [W.shape[0] for W, _ in self.hidden]
 
 
+def _plain_mlp(model) -> tuple | None:
+    """``(hidden pairs, output pair or None)`` of an ``nn.Sequential`` of alternating Linear and ReLU, else None.
+
+    The common case skips the trace, the float64 copy and the check of the general folding (it
+    gives the same pairs: the weights themselves).
+    """
+    if not isinstance(model, nn.Sequential) or not len(model):
+        return None
+    modules = list(model)
+    kinds = [nn.Linear if isinstance(m, nn.Linear) else nn.ReLU if isinstance(m, nn.ReLU) else None for m in modules]
+    if any(type(m) not in (nn.Linear, nn.ReLU) for m in modules):
+        return None
+    if kinds[0::2] != [nn.Linear] * len(kinds[0::2]) or kinds[1::2] != [nn.ReLU] * len(kinds[1::2]):
+        return None
+
+    def pair(linear):
+        bias = linear.bias if linear.bias is not None else torch.zeros(linear.out_features, device=linear.weight.device)
+        return linear.weight.detach(), bias.detach()
+
+    hidden = [pair(m) for m, nxt in zip(modules[0::2], modules[1::2])]
+    output = pair(modules[-1]) if len(modules) % 2 else None
+    return hidden, output
+
+
 def network_layers(
     model,
     input_shape=None,
@@ -133,6 +157,13 @@ def network_layers(
         hidden = _validated(model.hidden, dtype, device)
         output = _validated([model.output], dtype, device, chained=False)[0] if model.output is not None else None
         return NetworkLayers(hidden, output, model.input_shape, model.hidden_shapes, model.names)
+    plain = _plain_mlp(model) if input_shape is None else None
+    if plain is not None:
+        hidden = _validated(plain[0], dtype, device)
+        output = _validated([plain[1]], dtype, device, chained=False)[0] if plain[1] is not None else None
+        d = (hidden or [output])[0][0].shape[1]
+        return NetworkLayers(hidden, output, (d,), [(W.shape[0],) for W, _ in hidden],
+                             [str(2 * k + 1) for k in range(len(hidden))])
     if isinstance(model, nn.Module):
         folded = fold_network(model, input_shape, memory_budget_bytes=memory_budget_bytes)
         hidden = _validated(folded.hidden, dtype, device)
@@ -173,6 +204,9 @@ def hidden_affine_layers(
     """
     if isinstance(layers, NetworkLayers):
         return _validated(layers.hidden, dtype, device)
+    plain = _plain_mlp(layers)
+    if plain is not None:
+        return _validated(plain[0], dtype, device)
     if isinstance(layers, nn.Module):
         return _validated(fold_network(layers).hidden, dtype, device)
     if isinstance(layers, Sequence) and not isinstance(layers, (str, bytes)):
