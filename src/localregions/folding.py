@@ -121,6 +121,9 @@ class _Graph:
         graph_module = _graph_of(model)
         # Evaluate in float64 on a copy; the caller's module is left as it is.
         self.root = copy.deepcopy(graph_module).to(torch.float64)
+        for module in self.root.modules():  # in place, a module would overwrite values the fold still reads
+            if isinstance(getattr(module, "inplace", None), bool):
+                module.inplace = False
         self.nodes = list(self.root.graph.nodes)
         placeholders = [n for n in self.nodes if n.op == "placeholder"]
         if len(placeholders) != 1:
@@ -219,12 +222,19 @@ class _Graph:
         positions = self.data_positions(node)
         if kind in ("linear", "affine", "relu", "cast") and positions != {0}:
             raise ValueError(f"layers: {describe(node, module)} takes the data in an argument other than its first")
+        if kind == "cat" and not self._all_data(node):
+            raise ValueError(f"layers: {describe(node, module)} concatenates the data with a constant, which the "
+                             "folding does not support")
         if kind == "binary" and detail is None:
             raise ValueError(f"layers: {describe(node, module)} is an arithmetic operation the folding does not know")
         if kind == "binary" and not binary_is_affine(detail, positions, len(node.args)):
             raise ValueError(f"layers: {describe(node, module)} multiplies or divides by the data (a product of "
                              "inputs is not piecewise linear); supported are sums of data and constants, and data "
                              "times or divided by constants")
+
+    def _all_data(self, node) -> bool:
+        tensors = [a for a in node.all_input_nodes if self.kind.get(a, ("const",))[0] != "shape"]
+        return all(self.kind[a][0] == "data" for a in tensors)
 
     def data_positions(self, node) -> set:
         positions = set()
@@ -284,10 +294,16 @@ class _Graph:
             args = map_aggregate(node.args, lambda a: env[a] if isinstance(a, fx.Node) else a)
             kwargs = map_aggregate(node.kwargs, lambda a: env[a] if isinstance(a, fx.Node) else a)
             rule, detail = self.rules[node]
-            if linear and rule in ("affine", "binary", "sum"):
-                value = linear_part(node, module, rule, detail, args, kwargs, self.data_positions(node))
-            else:
-                value = self._call(node, module, env, args, kwargs)
+            try:
+                if linear and rule in ("affine", "binary", "sum"):
+                    value = linear_part(node, module, rule, detail, args, kwargs, self.data_positions(node))
+                else:
+                    value = self._call(node, module, env, args, kwargs)
+            except Exception as exc:
+                if batch > 1:
+                    raise _BatchMismatch() from exc  # e.g. an ONNX Reshape to a fixed batch of 1: retry one by one
+                raise ValueError(f"layers: {describe(node, module)} fails while folding: {type(exc).__name__}: "
+                                 f"{exc}") from exc
             if value.shape[0] != batch or tuple(value.shape[1:]) != self.shape[node][1:]:
                 raise _BatchMismatch()
             env[node] = value
