@@ -6,8 +6,9 @@ between the last one and the output) the operations must form an affine map of t
 ReLU layer's outputs, which is folded into one dense ``(W, b)``: ``b`` is the run evaluated at
 zero, the columns of ``W`` are its linear part evaluated on the unit vectors, a chunk of them at
 a time (``memory_budget_bytes``), in float64.  A convolution therefore becomes its dense matrix:
-``(C_out H_out W_out) x (C_in H_in W_in)`` float64 entries, 29 MB for LeNet's first layer on
-28 x 28 MNIST, 94 MB for 6 channels of 3 x 32 x 32 inputs (see ``bench/bench_networks.py``).
+``(C_out H_out W_out) x (C_in H_in W_in)`` float64 entries: 29 MB for LeNet's first layer on 28 x 28
+MNIST (4704 x 784), 50 MB for 8 channels of stride 2 on 3 x 32 x 32 inputs (2048 x 3072); measured
+in ``docs/performance_networks.md``.
 
 Where the linear part of a module is known it is evaluated exactly (``Linear``, ``Conv`` with
 zero padding, ``BatchNorm`` in eval mode, ``Normalize``): a ``Linear`` after a ReLU gives its own
@@ -170,8 +171,7 @@ class _Graph:
                 env[node] = self.const[node] = value
                 self.kind[node] = ("const",)
                 continue
-            inputs = [a for a in node.all_input_nodes]
-            kinds = [self.kind[a] for a in inputs]
+            kinds = [self.kind[a] for a in node.all_input_nodes]
             sources = {k[1] for k in kinds if k[0] == "data"}
             module = self.module(node)
             kind, detail = classify(node, module)
@@ -194,7 +194,7 @@ class _Graph:
                                  f"({', '.join(names)}): a residual (skip) connection across a ReLU, which no method "
                                  f"of localregions supports ({_METHODS} all walk a chain of affine maps and ReLUs)")
             (source,) = sources
-            self._check(node, module, kind, detail, inputs, env)
+            self._check(node, module, kind, detail)
             try:
                 value = self._call(node, module, env)
             except Exception as exc:  # e.g. a Linear whose in_features do not match the tensor it gets
@@ -207,7 +207,7 @@ class _Graph:
                 self.kind[node] = ("data", node)  # a ReLU's output is the source of the next affine run
                 self.relu_input[node] = node.args[0]
 
-    def _check(self, node, module, kind, detail, inputs, env):
+    def _check(self, node, module, kind, detail):
         if kind == "refused_pl":
             raise ValueError(f"layers: {describe(node, module)} is piecewise linear but not a ReLU layer: no method "
                              f"of localregions supports it ({_METHODS} all walk a chain of affine maps and ReLUs); "
@@ -227,7 +227,7 @@ class _Graph:
                              "folding does not support")
         if kind == "binary" and detail is None:
             raise ValueError(f"layers: {describe(node, module)} is an arithmetic operation the folding does not know")
-        if kind == "binary" and not binary_is_affine(detail, positions, len(node.args)):
+        if kind == "binary" and not binary_is_affine(detail, positions):
             raise ValueError(f"layers: {describe(node, module)} multiplies or divides by the data (a product of "
                              "inputs is not piecewise linear); supported are sums of data and constants, and data "
                              "times or divided by constants")
@@ -390,12 +390,12 @@ def _direct_linear(graph: _Graph, source, target):
     return weight, bias
 
 
-def _check_fold(graph: _Graph, relus, hidden, output, output_source):
+def _check_fold(graph: _Graph, relus, hidden, output):
     """Compare the folded chain with the network at two random inputs; ``ValueError`` if they differ."""
     generator = torch.Generator().manual_seed(20240523)
     for _ in range(2):
         x = torch.randn((1, *graph.input_shape), generator=generator, dtype=torch.float64).to(graph.device)
-        env = graph.run_segment(graph.input, graph.result, x, linear=False)  # the network's output
+        network_output = graph.run_segment(graph.input, graph.result, x, linear=False)
         reference = _reference_values(graph, x, relus)
         X = x.reshape(1, -1)
         for k, (W, b) in enumerate(hidden):
@@ -403,7 +403,7 @@ def _check_fold(graph: _Graph, relus, hidden, output, output_source):
             _compare(A, reference[k], f"hidden layer {k + 1} ({relus[k].name})")
             X = A.clamp_min(0)
         if output is not None:
-            _compare(X @ output[0].t() + output[1], env.reshape(1, -1), "the output")
+            _compare(X @ output[0].t() + output[1], network_output.reshape(1, -1), "the output")
 
 
 def _reference_values(graph: _Graph, x, relus):
@@ -440,6 +440,6 @@ def fold_network(model: nn.Module, input_shape=None, *, memory_budget_bytes: int
     if graph.result is not output_source:
         output = _fold_run(graph, output_source, graph.result, memory_budget_bytes)
     if check:
-        _check_fold(graph, relus, hidden, output, output_source)
+        _check_fold(graph, relus, hidden, output)
     return FoldedNetwork(hidden=hidden, output=output, input_shape=graph.input_shape, hidden_shapes=shapes,
                          names=[str(r.target) if r.op == "call_module" else r.name for r in relus])

@@ -251,7 +251,7 @@ def _caller(node, module):
     return lambda self, *rest, **kw: getattr(self, node.target)(*rest, **kw)
 
 
-def binary_is_affine(detail, data_positions, n_args) -> bool:
+def binary_is_affine(detail, data_positions) -> bool:
     """Whether a binary operation with data at ``data_positions`` is affine in them.
 
     Sums and differences of data (from one ReLU layer) and constants are; a product or quotient
