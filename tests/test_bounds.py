@@ -1003,12 +1003,17 @@ def test_bad_norm():
         nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2)),
         nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Dropout(), nn.Linear(4, 2)),
         nn.Sequential(nn.Conv1d(1, 1, 1)),
-        nn.Linear(3, 4),
     ],
 )
 def test_bad_modules(net):
     with pytest.raises(ValueError, match="layers"):
         local_region_bound(net, torch.randn(2, 3), 0.1)
+
+
+def test_a_network_without_relu_is_affine_and_meets_one_region():
+    # A bare Linear was refused before torch networks were folded; it is a network with no hidden layer.
+    res = local_region_bound(nn.Linear(3, 4), torch.randn(2, 3), 0.1)
+    assert res.num_layers == 0 and res.unstable.tolist() == [0, 0]
 
 
 def test_bad_chunking_arguments():

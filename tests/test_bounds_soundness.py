@@ -14,6 +14,12 @@ checks are run for every method (``alg1``, ``ibp``, ``crown``, ``lp``) on L2 and
 * ``|X'_j - X_j| <= U_j``;
 * the number of distinct activation patterns seen is at most ``2**C``;
 * ``alg1`` only: wherever ``usum = 0`` the pre-activation is ``A_j + Lpre_j . (x' - x)``.
+
+The same harness runs on torch networks with convolutions (strides, padding), BatchNorm in eval
+mode, input normalisation and average pooling (``network_cases.torch_networks``): the methods
+get the torch module, and every check evaluates the module itself (pre-activations at the ReLU
+modules' inputs, gradients by autograd), so a folding error (a convolution's matrix off by one
+pixel, a BatchNorm folded with the wrong statistics) fails the checks as an unsound bound would.
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from localregions.bounds import algorithm1_trace, local_region_bound
+
+from network_cases import UnfoldedNetwork, torch_networks
 
 TOL = 1e-9  # relative to the magnitudes entering each computed value
 INTERVAL_METHODS = ("ibp", "crown", "lp")
@@ -68,6 +76,8 @@ def cases(draw, max_depth=4, max_width=16, max_inputs=10, max_centres=3):
 
 def forward_all(layers, points):
     """Pre-activations, outputs and rounding scales (sum |W||X| + |b|) of every hidden layer."""
+    if isinstance(layers, UnfoldedNetwork):
+        return layers.forward_all(points)
     pre, post, scale = [], [], []
     X = points
     for W, b in layers:
@@ -81,6 +91,8 @@ def forward_all(layers, points):
 
 def centre_gradients(layers, centre):
     """Gradient ``J`` (width_k, d) of every pre-activation at the centre, for its activation pattern."""
+    if isinstance(layers, UnfoldedNetwork):
+        return layers.centre_gradients(centre)
     J = None
     X = centre
     grads = []
@@ -108,7 +120,7 @@ def extreme_search(layers, centre, radius, norm, gen, steps=30):
 
     Returns the offsets of the final iterates (two per neuron, from random starts).
     """
-    widths = [W.shape[0] for W, _ in layers]
+    widths = layers.widths if isinstance(layers, UnfoldedNetwork) else [W.shape[0] for W, _ in layers]
     total = sum(widths)
     if total == 0:
         return torch.zeros(0, centre.shape[0], dtype=torch.float64)
@@ -196,6 +208,8 @@ def ball_samples(layers, centre, radius, norm, gen, extra_gradients=None):
 
 def method_result(layers, x, radius, norm, method):
     """``(LocalBound, lower, upper, trace)``; for alg1 the intervals are Lemma 1's ``A -/+ (u + A_error)``."""
+    if isinstance(layers, UnfoldedNetwork):
+        layers = layers.model  # the library folds the torch network itself
     if method == "alg1":
         res, trace = algorithm1_trace(layers, x, radius, norm)
         lower = [A - u - e for A, u, e in zip(trace.A, trace.u, trace.A_error)]
@@ -290,6 +304,34 @@ def test_sound_lp_l2(case):
 @given(case=cases(max_depth=3, max_width=7, max_inputs=5, max_centres=2))
 def test_sound_lp_linf(case):
     run_methods(case, "linf", ("lp", "crown"))
+
+
+NET_SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+NET_LP_SETTINGS = settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@NET_SETTINGS
+@given(case=torch_networks())
+def test_sound_on_conv_batchnorm_normalised_pooled_nets_l2(case):
+    run_methods(case, "l2", ("alg1", "ibp", "crown"))
+
+
+@NET_SETTINGS
+@given(case=torch_networks())
+def test_sound_on_conv_batchnorm_normalised_pooled_nets_linf(case):
+    run_methods(case, "linf", ("alg1", "ibp", "crown"))
+
+
+@NET_LP_SETTINGS
+@given(case=torch_networks(max_centres=1, max_side=4, max_channels=2, max_width=3, allow_second_conv=False))
+def test_lp_sound_on_conv_nets_l2(case):
+    run_methods(case, "l2", ("lp",))
+
+
+@NET_LP_SETTINGS
+@given(case=torch_networks(max_centres=1, max_side=4, max_channels=2, max_width=3, allow_second_conv=False))
+def test_lp_sound_on_conv_nets_linf(case):
+    run_methods(case, "linf", ("lp",))
 
 
 def test_sampling_is_tight_on_a_one_layer_net():

@@ -10,19 +10,25 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "localregions"
-LAYERS = ["library", "experiment", "reporting", "pipeline"]
+# loading (localregions/loading.py) turns files into modules, so the library core takes no paths;
+# cli (localregions/cli/) is the command line, above reporting so that a subcommand may draw.
+LAYERS = ["library", "loading", "experiment", "reporting", "cli", "pipeline"]
 # What each layer may not import, besides the layers after it.
 FORBIDDEN = {
-    "library": {"pandas", "hydra", "omegaconf", "snakemake", "matplotlib", "yaml"},
+    "library": {"pandas", "hydra", "omegaconf", "snakemake", "matplotlib", "yaml", "onnx", "onnx2torch", "tqdm"},
+    "loading": {"pandas", "hydra", "omegaconf", "snakemake", "matplotlib", "yaml"},
     "experiment": {"hydra", "omegaconf", "snakemake", "matplotlib"},
     "reporting": {"hydra", "omegaconf", "snakemake"},
+    "cli": {"hydra", "omegaconf", "snakemake"},
     "pipeline": set(),
 }
 
 
 def _layer(path: Path) -> str:
     relative = path.relative_to(PACKAGE)
-    return relative.parts[0] if relative.parts[0] in LAYERS[1:] else "library"
+    if relative.parts == ("loading.py",):
+        return "loading"
+    return relative.parts[0] if relative.parts[0] in LAYERS[2:] else "library"
 
 
 def _imports(path: Path) -> set[str]:
@@ -77,10 +83,20 @@ def test_the_library_loads_without_pandas_or_hydra():
     assert done.stdout.strip() == "[]"
 
 
+def test_the_layering_sees_the_new_layers():
+    assert _layer(PACKAGE / "loading.py") == "loading" and _layer(PACKAGE / "cli" / "bound.py") == "cli"
+    assert _layer(PACKAGE / "folding.py") == "library"
+    # The library core imports the loader nowhere but lazily from the package top (PEP 562).
+    for path in MODULES:
+        if _layer(path) == "library" and path.name != "__init__.py":
+            assert "localregions.loading" not in _imports(path), path
+
+
 def test_the_public_library_is_importable_from_the_top():
     import localregions
 
     for name in ["local_region_bound", "LocalBound", "boundary_distance", "activation_patterns", "exact_region_count",
-                 "sampled_region_count", "RegionCount", "RegionBudgetExceeded", "local_complexity", "preactivation_bounds"]:
+                 "sampled_region_count", "RegionCount", "RegionBudgetExceeded", "local_complexity", "preactivation_bounds",
+                 "network_layers", "NetworkLayers", "load_network"]:
         assert callable(getattr(localregions, name)) or isinstance(getattr(localregions, name), type)
     assert set(localregions.__all__) <= set(dir(localregions))

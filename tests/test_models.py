@@ -16,8 +16,11 @@ import torch
 from torch import nn
 
 from localregions.experiment.models import (
+    ARCHITECTURES,
     INITS,
+    build_lenet,
     build_mlp,
+    build_network,
     checkpoint_bytes,
     hidden_depth,
     load_checkpoint,
@@ -220,3 +223,57 @@ def test_a_state_that_does_not_fit_the_architecture_is_refused(tmp_path):
     torch.save(record, tmp_path / "mismatch.pt")
     with pytest.raises(CorruptFileError, match="mismatch.pt"):
         load_checkpoint(tmp_path / "mismatch.pt")
+
+
+# ------------------------------------------------------------------------------------------------
+# The LeNet-style CNN
+# ------------------------------------------------------------------------------------------------
+
+
+def test_lenet_has_the_documented_layers_and_the_library_folds_it():
+    from localregions import local_region_bound
+    from localregions.layers import network_layers
+
+    net = build_lenet(0.1, seed=0, outputs=2)
+    assert [type(m).__name__ for m in net] == [
+        "Unflatten", "Conv2d", "ReLU", "AvgPool2d", "Conv2d", "ReLU", "AvgPool2d", "Flatten",
+        "Linear", "ReLU", "Linear", "ReLU", "Linear"]
+    folded = network_layers(net)
+    assert folded.widths == [4704, 1600, 120, 84] and folded.hidden_shapes[:2] == [(6, 28, 28), (16, 10, 10)]
+    assert folded.output[0].shape == (2, 84) and hidden_depth(net) == 4
+    x = torch.rand(2, 784, dtype=torch.float64)
+    assert local_region_bound(net, x, 0.01, method="ibp").unstable_per_layer.shape == (2, 4)
+
+
+def test_lenet_draws_like_the_mlp_layer_by_layer_weight_before_bias():
+    net = build_lenet(0.2, seed=4, channels=(2, 3), hidden=(5, 4))
+    generator = torch.Generator().manual_seed(4)
+    for parameter in net.parameters():  # Sequential order: conv1, conv2, linear1, linear2, output
+        assert torch.equal(parameter, torch.empty(parameter.shape).normal_(0.0, 0.2, generator=generator))
+    he = build_lenet(0.2, seed=4, init="he_normal", channels=(8, 16))
+    conv2 = he[4].weight.detach().flatten()  # fan-in 8 * 5 * 5 = 200
+    assert abs(float(conv2.std()) - math.sqrt(2 / 200)) < 0.004 and float(he[4].bias.abs().sum()) == 0.0
+
+
+@pytest.mark.parametrize("outputs, init", [(1, "normal"), (2, "he_normal")])
+def test_lenet_checkpoint_round_trip(tmp_path, outputs, init):
+    net = as_trained(build_lenet(0.1, seed=1, outputs=outputs, init=init, channels=(3, 4), hidden=(7, 5)))
+    save_checkpoint(net, tmp_path / "cnn.pt", epoch=3)
+    loaded, meta = load_checkpoint(tmp_path / "cnn.pt")
+    assert meta == {"epoch": 3} and not loaded.training
+    for a, b in zip(net.state_dict().values(), loaded.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    x = torch.rand(3, 784)
+    assert torch.equal(net(x), loaded(x))
+
+
+def test_build_network_dispatches_and_validates():
+    assert ARCHITECTURES == ("mlp", "lenet")
+    assert isinstance(build_network("lenet", 784, 2, 8, 0.1, 0)[1], nn.Conv2d)
+    assert [type(m) for m in build_network("mlp", 6, 1, 3, 0.1, 0)] == [nn.Linear, nn.ReLU, nn.Linear]
+    with pytest.raises(ValueError, match="input_dim 784"):
+        build_network("lenet", 36, 2, 8, 0.1, 0)
+    with pytest.raises(ValueError, match="^architecture must be"):
+        build_network("resnet", 784, 2, 8, 0.1, 0)
+    with pytest.raises(ValueError, match="^channels must be"):
+        build_lenet(0.1, 0, channels=(6,))

@@ -23,6 +23,7 @@ from localregions.relaxations import _common, crown, ibp, lp
 from localregions.relaxations.crown import CrownPlan, crown_intervals
 from localregions.relaxations.lp import TriangleProgram
 
+from network_cases import torch_networks
 from test_bounds_soundness import cases, forward_all, sample_ball
 
 NORMS = ("l2", "linf")
@@ -67,6 +68,25 @@ def test_lp_lies_within_crown_ibp_and_algorithm1(case, norm):
             slack = _slack(lo, up)
             assert (lp_b.lower[k] >= lo - slack).all(), (name, k)
             assert (lp_b.upper[k] <= up + slack).all(), (name, k)
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=torch_networks(max_centres=1, max_side=4, max_channels=2, max_width=3, allow_second_conv=False),
+       norm=st.sampled_from(NORMS))
+def test_lp_lies_within_the_others_on_conv_nets(case, norm):
+    """The ordering theorem on torch nets with convolutions, BatchNorm, normalisation and pooling."""
+    net, x, radius, _ = case
+    lp_b = preactivation_bounds(net.model, x, radius, norm, method="lp")
+    _, trace = algorithm1_trace(net.model, x, radius, norm)
+    for method in ("crown", "ibp"):
+        other = preactivation_bounds(net.model, x, radius, norm, method=method)
+        for k in range(len(net)):
+            slack = _slack(other.lower[k], other.upper[k])
+            assert (lp_b.lower[k] >= other.lower[k] - slack).all() and (lp_b.upper[k] <= other.upper[k] + slack).all()
+    for k in range(len(net)):
+        lo, up = trace.A[k] - trace.u[k], trace.A[k] + trace.u[k]
+        slack = _slack(lo, up)
+        assert (lp_b.lower[k] >= lo - slack).all() and (lp_b.upper[k] <= up + slack).all(), k
 
 
 def _regime_net(seed, d=5, widths=(6, 6, 4)):

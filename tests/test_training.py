@@ -195,6 +195,22 @@ def test_a_logit_of_exactly_zero_is_class_0(tmp_path):
     assert result.metrics["train_loss"].iloc[0] == pytest.approx(math.log(2))
 
 
+def test_training_takes_the_lenet(tmp_path):
+    generator = torch.Generator().manual_seed(0)
+    x = torch.rand(16, 784, generator=generator, dtype=torch.float64)
+    y = (x[:, :392].sum(dim=1) > x[:, 392:].sum(dim=1)).to(torch.int64)
+    result = train(tmp_path, x, y, architecture="lenet", init="he_normal", epochs=2, checkpoint_epochs=[0, 2],
+                   lr=0.01)
+    assert result.status in ("ok", "collapsed") and result.checkpoint_epochs == [0, 2]
+    model, _ = load_checkpoint(tmp_path / "epoch_002.pt")
+    assert isinstance(model[1], nn.Conv2d)
+    initial, _ = load_checkpoint(tmp_path / "epoch_000.pt")
+    assert not torch.equal(model[1].weight, initial[1].weight)  # trained
+    value, accuracy = loss_and_accuracy(model, x, y, "bce")
+    assert result.metrics["train_loss"].iloc[-1] == pytest.approx(value, rel=1e-6)
+    assert result.metrics["train_accuracy"].iloc[-1] == pytest.approx(accuracy)
+
+
 def test_zero_epochs_records_the_initial_network_only(tmp_path):
     result = train(tmp_path, epochs=0, checkpoint_epochs=[0, 2])
     assert list(result.metrics["epoch"]) == [0] and result.checkpoint_epochs == [0]

@@ -32,6 +32,9 @@ _PUBLIC = {
     "RegionBudgetExceeded": "counting",
     "local_complexity": "complexity",
     "preactivation_bounds": "relaxations",
+    "network_layers": "layers",
+    "NetworkLayers": "layers",
+    "load_network": "loading",
 }
 
 __all__ = [
@@ -45,6 +48,9 @@ __all__ = [
     "RegionBudgetExceeded",
     "local_complexity",
     "preactivation_bounds",
+    "network_layers",
+    "NetworkLayers",
+    "load_network",
 ]
 
 __version__ = "0.2.0"

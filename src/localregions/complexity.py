@@ -144,8 +144,8 @@ def local_complexity(
 
     Parameters
     ----------
-    layers : nn.Sequential or list of (weight, bias)
-        As for :func:`localregions.local_region_bound` (the output layer is not counted).
+    layers : nn.Module, NetworkLayers or list of (weight, bias)
+        A torch network (see :mod:`localregions.layers`) or its hidden layers (the output layer is not counted).
     centers : (N, d) tensor
         Centres; computation is float64 on their device.
     radius : float > 0

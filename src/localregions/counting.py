@@ -141,8 +141,8 @@ def exact_region_count(
 
     Parameters
     ----------
-    layers : nn.Sequential or sequence of (weight, bias)
-        The network, as for :func:`localregions.bounds.local_region_bound`.
+    layers : nn.Module, NetworkLayers or sequence of (weight, bias)
+        The network: a torch module (see :mod:`localregions.layers`) or its hidden layers.
     center : tensor or array-like, shape (d,)
         Centre of the ball.
     radius : float
@@ -286,8 +286,8 @@ def sampled_region_count(
 
     Parameters
     ----------
-    layers : nn.Sequential or sequence of (weight, bias)
-        The network, as for :func:`localregions.bounds.local_region_bound`.
+    layers : nn.Module, NetworkLayers or sequence of (weight, bias)
+        The network: a torch module (see :mod:`localregions.layers`) or its hidden layers.
     centers : tensor or array-like, shape (N, d)
         Centres of the balls.
     radius : float

@@ -63,8 +63,8 @@ def boundary_distance(
 
     Parameters
     ----------
-    layers : nn.Sequential or list of (weight, bias)
-        As for :func:`localregions.bounds.local_region_bound`.
+    layers : nn.Module, NetworkLayers or list of (weight, bias)
+        A torch network (see :mod:`localregions.layers`: convolutions, pooling, BatchNorm, ...) or its layers.
     points : (N, d) tensor
     norm : {"l2", "linf"}
         The norm in which distance is measured; the gradients are measured in its dual

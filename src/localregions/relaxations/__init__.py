@@ -140,8 +140,8 @@ def preactivation_bounds(
 
     Parameters
     ----------
-    layers : nn.Sequential or list of (weight, bias)
-        As for :func:`localregions.local_region_bound`.
+    layers : nn.Module, NetworkLayers or list of (weight, bias)
+        A torch network (see :mod:`localregions.layers`: convolutions, pooling, BatchNorm, ...) or its layers.
     centers : (N, d) tensor
         Ball centres; computation is float64 on their device.
     radius : float > 0
