@@ -32,6 +32,11 @@ _PUBLIC = {
     "RegionBudgetExceeded": "counting",
     "local_complexity": "complexity",
     "preactivation_bounds": "relaxations",
+    "SlicePlane": "slices",
+    "SlicePartition": "slices",
+    "slice_plane": "slices",
+    "slice_partition": "slices",
+    "disc_regions": "slices",
 }
 
 __all__ = [
@@ -45,6 +50,11 @@ __all__ = [
     "RegionBudgetExceeded",
     "local_complexity",
     "preactivation_bounds",
+    "SlicePlane",
+    "SlicePartition",
+    "slice_plane",
+    "slice_partition",
+    "disc_regions",
 ]
 
 __version__ = "0.2.0"
