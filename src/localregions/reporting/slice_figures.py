@@ -132,8 +132,9 @@ def draw_slice(axes, partition: SlicePartition, *, radius: float | None = None,
     for index, (label, point) in enumerate(marks):
         axes.plot(point[0], point[1], marker="o" if index == 0 else "s", markersize=centre_size if index == 0 else 6,
                   color="tab:blue", markeredgecolor="white", markeredgewidth=0.5, zorder=5)
-        axes.annotate(label, (point[0], point[1]), xytext=(5, 5), textcoords="offset points", fontsize=8,
-                      color="tab:blue", zorder=5)
+        # The centre's label below it, the others' above, so that near points keep apart.
+        axes.annotate(label, (point[0], point[1]), xytext=(5, -11 if index == 0 else 5), textcoords="offset points",
+                      fontsize=8, color="tab:blue", zorder=5)
     axes.set_xlim(s_min, s_max)
     axes.set_ylim(t_min, t_max)
     axes.set_aspect("equal")
@@ -157,7 +158,7 @@ def _wide_half_width(network, plane: SlicePlane, marks, radius: float) -> float:
     margin = logits[0] if len(logits) == 1 else np.diff(np.sort(logits)[-2:])[0]
     if np.any(gradient):
         distances.append(abs(float(margin)) / float(np.linalg.norm(gradient)))
-    return WIDE_MARGIN * max([*distances, 4.0 * ZOOM_MAX_RADII * radius])
+    return WIDE_MARGIN * max([*distances, 4.0 * ZOOM_MIN_RADII * radius])
 
 
 def _zoom_half_width(partition: SlicePartition, radius: float) -> float:
