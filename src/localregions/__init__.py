@@ -35,6 +35,11 @@ _PUBLIC = {
     "network_layers": "layers",
     "NetworkLayers": "layers",
     "load_network": "loading",
+    "SlicePlane": "slices",
+    "SlicePartition": "slices",
+    "slice_plane": "slices",
+    "slice_partition": "slices",
+    "disc_regions": "slices",
 }
 
 __all__ = [
@@ -51,6 +56,11 @@ __all__ = [
     "network_layers",
     "NetworkLayers",
     "load_network",
+    "SlicePlane",
+    "SlicePartition",
+    "slice_plane",
+    "slice_partition",
+    "disc_regions",
 ]
 
 __version__ = "0.2.0"

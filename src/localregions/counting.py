@@ -86,7 +86,8 @@ _SAMPLER_BATCH_ELEMENTS = 1 << 24
 
 
 class RegionBudgetExceeded(RuntimeError):
-    """Raised by ``int(RegionCount)`` when the enumeration stopped at its ``max_regions`` budget."""
+    """Raised when a region budget is passed: by ``int(RegionCount)`` when the enumeration stopped at
+    its ``max_regions``, and by :func:`localregions.slices.slice_partition` past its own."""
 
 
 @dataclass(frozen=True)
