@@ -32,6 +32,10 @@ _PUBLIC = {
     "RegionBudgetExceeded": "counting",
     "local_complexity": "complexity",
     "preactivation_bounds": "relaxations",
+    "SearchDomain": "search",
+    "RegionSearch": "search",
+    "region_measure": "search",
+    "search_regions": "search",
 }
 
 __all__ = [
@@ -45,6 +49,10 @@ __all__ = [
     "RegionBudgetExceeded",
     "local_complexity",
     "preactivation_bounds",
+    "SearchDomain",
+    "RegionSearch",
+    "region_measure",
+    "search_regions",
 ]
 
 __version__ = "0.2.0"
