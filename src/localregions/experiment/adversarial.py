@@ -172,15 +172,14 @@ def pgd_examples(model: nn.Sequential, x, labels=None, *, norm: str, eps, clip: 
             raise ValueError(f"labels must have one entry per point ({points.shape[0]}), got shape {tuple(labels.shape)}")
         attack = torch.nonzero(clean == labels).flatten()
     skipped = points.shape[0] - attack.numel()
-    empty = AdversarialExamples(torch.empty(0, dtype=torch.int64), torch.empty((0, points.shape[1]), dtype=torch.float64),
-                                torch.empty(0, dtype=torch.int64), torch.empty(0, dtype=torch.int64), 0, skipped, 0,
-                                norm, eps)
     if attack.numel() == 0:
-        return empty
+        none = torch.empty(0, dtype=torch.int64)
+        return AdversarialExamples(none, torch.empty((0, points.shape[1]), dtype=torch.float64), none, none, 0, skipped,
+                                   0, norm, eps)
     network = network_copy(model, torch.float32)
-    wrapped = _TwoLogits(network) if _outputs(model) == 1 else network
-    classifier = PyTorchClassifier(wrapped, loss=nn.CrossEntropyLoss(), input_shape=(points.shape[1],), nb_classes=2
-                                   if _outputs(model) == 1 else _outputs(model), clip_values=(low, high),
+    outputs = _outputs(model)
+    classifier = PyTorchClassifier(_TwoLogits(network) if outputs == 1 else network, loss=nn.CrossEntropyLoss(),
+                                   input_shape=(points.shape[1],), nb_classes=max(2, outputs), clip_values=(low, high),
                                    device_type="cpu")
     pgd = ProjectedGradientDescent(classifier, norm=2 if norm == "l2" else np.inf, eps=eps,
                                    eps_step=step_fraction * eps / iterations, max_iter=iterations,
@@ -193,7 +192,8 @@ def pgd_examples(model: nn.Sequential, x, labels=None, *, norm: str, eps, clip: 
         found = pgd.generate(sources.numpy().astype(np.float32), y=targets)
     finally:
         np.random.set_state(state)
-    examples, inside = _within_budget(sources, torch.from_numpy(found).to(torch.float64) - sources, norm, eps, low, high)
+    found = torch.from_numpy(found).to(torch.float64)
+    examples, inside = _within_budget(sources, found - sources, norm, eps, low, high)
     flipped_to = predict(model, examples)
     flips = (flipped_to != clean[attack]) & inside
     return AdversarialExamples(source=attack[flips], examples=examples[flips], clean_prediction=clean[attack][flips],
