@@ -75,7 +75,7 @@ def test_no_private_name_is_imported_across_modules():
 
 
 def test_the_library_loads_without_pandas_or_hydra():
-    code = ("import sys, localregions; from localregions import bounds, regions, counting, complexity, reference, relaxations; "
+    code = ("import sys, localregions; from localregions import bounds, regions, counting, complexity, reference, relaxations, search; "
             "localregions.exact_region_count; "
             "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('pandas', 'hydra', 'omegaconf', 'snakemake', "
             "'matplotlib')); print(bad)")
@@ -97,6 +97,7 @@ def test_the_public_library_is_importable_from_the_top():
 
     for name in ["local_region_bound", "LocalBound", "boundary_distance", "activation_patterns", "exact_region_count",
                  "sampled_region_count", "RegionCount", "RegionBudgetExceeded", "local_complexity", "preactivation_bounds",
-                 "network_layers", "NetworkLayers", "load_network"]:
+                 "network_layers", "NetworkLayers", "load_network",
+                 "SearchDomain", "RegionSearch", "region_measure", "search_regions", "SlicePlane", "slice_partition"]:
         assert callable(getattr(localregions, name)) or isinstance(getattr(localregions, name), type)
     assert set(localregions.__all__) <= set(dir(localregions))

@@ -40,6 +40,10 @@ _PUBLIC = {
     "slice_plane": "slices",
     "slice_partition": "slices",
     "disc_regions": "slices",
+    "SearchDomain": "search",
+    "RegionSearch": "search",
+    "region_measure": "search",
+    "search_regions": "search",
 }
 
 __all__ = [
@@ -61,6 +65,10 @@ __all__ = [
     "slice_plane",
     "slice_partition",
     "disc_regions",
+    "SearchDomain",
+    "RegionSearch",
+    "region_measure",
+    "search_regions",
 ]
 
 __version__ = "0.2.0"

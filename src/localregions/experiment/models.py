@@ -12,7 +12,7 @@ from torch import nn
 from .storage import CorruptFileError, write_bytes
 
 __all__ = ["build_mlp", "build_lenet", "build_network", "save_checkpoint", "load_checkpoint", "checkpoint_bytes",
-           "hidden_depth", "INITS", "ARCHITECTURES", "LENET_INPUT_SHAPE"]
+           "hidden_depth", "network_copy", "INITS", "ARCHITECTURES", "LENET_INPUT_SHAPE"]
 
 #: "normal": weights and biases ~ N(0, init_std^2) (the paper: "initialized by using the normal
 #: distribution"); "he_normal": weights ~ N(0, 2 / fan_in), biases 0.
@@ -119,6 +119,26 @@ def build_mlp(input_dim: int, depth: int, width: int, init_std: float, seed: int
     model = nn.Sequential(*modules)
     _initialise(model, init, init_std, seed)
     return model
+
+
+def network_copy(model: nn.Sequential, dtype: torch.dtype = torch.float64) -> nn.Sequential:
+    """A copy of a Linear/ReLU network in ``dtype`` on the CPU, in eval mode; the original is left as it is.
+
+    >>> net = build_mlp(3, 1, 4, init_std=0.1, seed=0)
+    >>> network_copy(net)[0].weight.dtype, net[0].weight.dtype
+    (torch.float64, torch.float32)
+    """
+    modules: list[nn.Module] = []
+    for module in model:
+        if isinstance(module, nn.Linear):
+            linear = nn.Linear(module.in_features, module.out_features, bias=module.bias is not None)
+            linear.load_state_dict({k: v.detach().cpu() for k, v in module.state_dict().items()})
+            modules.append(linear)
+        elif isinstance(module, nn.ReLU):
+            modules.append(nn.ReLU())
+        else:
+            raise ValueError(f"model must hold only Linear and ReLU modules, got {type(module).__name__}")
+    return nn.Sequential(*modules).to(dtype).eval()
 
 
 def hidden_depth(model: nn.Sequential) -> int:
