@@ -197,11 +197,11 @@ def _explanation(uncertainty: str) -> list[str]:
         "reader can hold alone, such as *falls* or *rises* -- is **supported** when every one of its tests is "
         "significant in the claimed direction, **contradicted** when one of them is significant in the opposite "
         "direction, and **inconclusive** otherwise; beside each part stands the *detectable* effect, the smallest "
-        f"true effect these seeds find with {POWER:.0%} power at the level used, in the claim's unit. A claim "
-        "**holds** when every part is supported, is **partly** true when some part is (the supported parts are "
-        "named, and any contradicted one), is **contradicted** when no part is supported and one or more is "
-        "contradicted (named), is **inconclusive** when no part is either, and is **undecided** when fewer than "
-        f"{MIN_RUNS} runs trained in the setting.",
+        f"true effect these seeds find with {POWER:.0%} power at the level used, in the claim's unit. The verdict "
+        "of a claim: `holds` when every part is supported; `partly` when some part is (the supported parts are "
+        "named, and any contradicted one); `contradicted` when no part is supported and one or more is "
+        "contradicted (named); `inconclusive` when no part is either: the data cannot tell; `undecided` when fewer "
+        f"than {MIN_RUNS} runs trained in the setting.",
         "",
         "**The correction, once.** A part is a conjunction (\"falls on all four sets\"): it is supported only when "
         "every one of its tests is, so each test at the one-sided level already tests the whole part at that level "
