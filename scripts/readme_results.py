@@ -31,7 +31,7 @@ REFERENCE = REPO / "reference"
 README = REPO / "README.md"
 BEGIN = re.compile(r"<!-- results:begin[^>]*-->")
 END = "<!-- results:end -->"
-SHORT = {1: "fewer regions, then more", 2: "distance up, then down", 3: "(1) clearer on data than random",
+SHORT = {1: "fewer regions, then more", 2: "distance up, then down", 3: "(1) clearer on data than random, less stable there",
          4: "single-region points grow, testing steadier", 5: "training above random", 6: "boundaries move away"}
 
 
@@ -204,8 +204,8 @@ def long_training_section() -> list[str]:
     for (depth, lr, column), part in phases[phases["dataset"] == "train"].groupby(["depth", "lr", "column"], sort=False):
         if column not in ("log2_mean_bound", "mean_log2_bound", "mean_boundary_distance"):
             continue
-        cells = [(r.direction if r.direction != "not established" else
-                  f"not established (detectable: {number(r.detectable, 2)})")
+        cells = [(f"not established (detectable: {number(r.detectable, 2)})" if r.direction == "not established"
+                  else f"flat (within ±{number(r.margin, 2)})" if r.direction == "flat" else r.direction)
                  + f" {number(r.effect, 2)} [{number(r.ci_low, 2)}, {number(r.ci_high, 2)}]"
                  for r in part.itertuples(index=False)]
         rows.append([f"{depth}", format_lr(lr), f"`{column}`"] + cells)

@@ -173,7 +173,7 @@ def _detail_table(tests: pd.DataFrame, record) -> str:
         "p",
         "opposite p (Holm)",
         "test",
-        "part",
+        "part's finding",
         "claim",
     ]
     return _table(header, rows)

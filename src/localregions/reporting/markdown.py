@@ -214,8 +214,10 @@ def _phases_section(usable: pd.DataFrame, radius: float, norm: str | None) -> st
             ["depth", "_lr", "_set"], kind="mergesort")
         rows = []
         for (depth, lr, dataset), group in part.groupby(["depth", "lr", "dataset"], sort=False):
-            cells = {r.phase: (f"**{r.direction}**" if r.direction != "not established"
-                               else f"*not established (detectable: {number(r.detectable, 2)})*")
+            cells = {r.phase: (f"*not established (detectable: {number(r.detectable, 2)})*"
+                               if r.direction == "not established" else
+                               f"**flat** (within ±{number(r.margin, 2)})" if r.direction == "flat"
+                               else f"**{r.direction}**")
                      + f" {number(r.effect, 3)} [{number(r.ci_low, 3)}, {number(r.ci_high, 3)}]"
                      for r in group.itertuples(index=False)}
             rows.append([str(depth), format_lr(lr), DATASET_LABELS.get(dataset, dataset)] + [cells.get(p, "") for p in phases])
