@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from localregions.reporting.claims import CLAIMS, check_claims, claim_tests
-from localregions.reporting.claims_markdown import claims_section
+from localregions.reporting.claim_records import CLAIMS
+from localregions.reporting.claims import TEST_KEYS, check_claims, claim_tests
+from localregions.reporting.claims_markdown import claims_section, shapes_differ, verdict_text
 from localregions.vocabulary import DATASET_NAMES
 
 EPOCHS = tuple(range(0, 21, 2))
@@ -92,12 +93,51 @@ def test_the_verdict_table_shows_both_ranges_beside_each_other(table, section):
     for k, record in enumerate(CLAIMS):
         for j, (frame, key) in enumerate(((trajectory, "trajectory"), (with_zero, "with-epoch-0"))):
             row = frame[(frame["depth"] == 2) & (frame["claim"] == record.number)].iloc[0]
-            text = row["verdict"] if row["verdict"] != "partly" else f"partly: {row['holding_part']}"
+            text = verdict_text(row)
+            if shapes_differ(row):
+                text += f" (parabola: {verdict_text(row, 'shape2_')})"
             assert first[2 + 2 * k + j] == f"[{text}](#claim-{record.number}-{key})"
 
 
-def test_partly_names_its_part(section):
-    assert "[partly: falls](#claim-1-trajectory)" in section
+def test_partly_names_its_parts_and_what_is_contradicted(section):
+    # A steady fall: its last epoch lies below the middle, so the rise is contradicted.
+    assert "[partly: falls; contradicted: rises](#claim-1-trajectory)" in section
+
+
+def test_the_verdict_words_and_the_correction_are_stated_once(section):
+    head = section.split("### The observations and their rules", 1)[0]
+    assert section.count("**The correction, once.**") == 1
+    for words in ("**supported**", "**contradicted**", "**inconclusive**", "`holds`", "`partly`", "`contradicted`",
+                  "`inconclusive`", "`undecided`",
+                  "**The correction, once.**", "Bonferroni", "intersection-union"):
+        assert head.count(words) == 1, words
+    assert "fewer than 5 runs trained" in section
+    assert "over the seeds only" in section  # no point spread given
+
+
+def test_where_the_shape_tests_differ_is_said():
+    """A U with unequal arms: ends vs middle misses the short rise, the parabola sees it."""
+    generator = np.random.default_rng(7)
+    x = np.asarray(EPOCHS, dtype=float)
+    u = np.where(x <= 12, 0.21 * (12 - x) / 10, 0.07 * (x - 12) / 8)
+    records = [{"depth": 3, "lr": 0.001, "seed": seed, "epoch": int(epoch), "dataset": dataset, "radius": 0.4,
+                "norm": "l2", "log2_mean_bound": value, "single_region_points": 700.0, "mean_boundary_distance": 1.0}
+               for dataset in DATASET_NAMES for seed in range(10)
+               for epoch, value in zip(EPOCHS, u + generator.normal(0, 0.15) + generator.normal(0, 0.02, len(x)))]
+    text = claims_section(pd.DataFrame(records), radius=0.4)
+    row = check_claims(pd.DataFrame(records), radius=0.4).query("claim == 1").iloc[0]
+    assert (row["verdict"], row["shape2_verdict"]) != ("holds", "holds") and row["shape2_verdict"] == "holds"
+    sentence = next(line for line in text.splitlines() if line.startswith("The two shape tests disagree"))
+    assert (f"(1) at depth 3, lr 0.001, the paper's trajectory: ends vs middle *{verdict_text(row)}*, parabola "
+            "*holds*") in sentence
+    assert f"[{verdict_text(row)} (parabola: holds)](#claim-1-trajectory)" in text
+
+
+def test_a_point_spread_is_said_and_used(table):
+    tests = claim_tests(table, radius=0.4)
+    spread = pd.concat([tests[TEST_KEYS].assign(trajectory=t, point_sd=0.0) for t in ("paper", "with epoch 0")])
+    text = claims_section(table, radius=0.4, point_spread=spread)
+    assert "over the seeds and over the choice of points" in text
 
 
 def test_where_the_ranges_differ_is_said(table, section):
@@ -109,7 +149,7 @@ def test_where_the_ranges_differ_is_said(table, section):
     assert sentence.startswith(f"Including epoch 0 changes {int(differ.sum())} of 12 verdicts: ")
     for depth, lr, number in differ[differ].index:
         assert f"({number}) at depth {depth}, lr {lr:g}:" in sentence
-    assert "(6) at depth 2, lr 0.02: does not hold (does not move away) → holds (moves away)" in sentence
+    assert "(6) at depth 2, lr 0.02: inconclusive (moves away: inconclusive) → holds (moves away: supported)" in sentence
 
 
 def test_no_difference_is_said_too():
@@ -134,8 +174,11 @@ def test_the_detail_tables_carry_the_numbers(table, section):
     tests = claim_tests(table, radius=0.4)
     row = tests[(tests["claim"] == 5) & (tests["depth"] == 3)].iloc[0]
     detail = section.split('<a id="claim-5-trajectory"></a>', 1)[1].split("<a id=", 1)[0]
-    assert "effect (bits)" in detail and "95% interval" in detail and "Holm p" in detail
+    # Two parts: each test one-sided at 1.25%, its interval two-sided at 97.5%.
+    assert "effect (bits)" in detail and "97.5% interval" in detail and "detectable" in detail
+    assert "opposite p (Holm)" in detail and "each test at 1.25%" in detail
     line = next(line for line in detail.splitlines() if line.startswith("| 3 | 0.001 | above random 1 |"))
+    assert f"{row['detectable']:.3g}" in line
     assert f"{row['effect']:.3g}".replace("-", "−") in line
     assert f"[{row['ci_low']:.3g}, {row['ci_high']:.3g}]".replace("-", "−") in line
     assert f"{row['positive_seeds']} of 10" in line
@@ -181,8 +224,9 @@ def test_a_change_of_the_holding_part_counts_as_a_difference():
         base.loc[rows, "log2_mean_bound"] = values
     trajectory = check_claims(base, radius=0.4).set_index("claim").loc[5]
     with_zero = check_claims(base, radius=0.4, epochs=list(EPOCHS)).set_index("claim").loc[5]
-    assert (trajectory["verdict"], trajectory["holding_part"]) == ("partly", "above random 1")
-    assert (with_zero["verdict"], with_zero["holding_part"]) == ("partly", "above random 2")
+    assert (trajectory["verdict"], trajectory["supported_parts"]) == ("partly", "above random 1")
+    assert (with_zero["verdict"], with_zero["supported_parts"]) == ("partly", "above random 2")
     text = claims_section(base, radius=0.4)
-    assert ("(5) at depth 2, lr 0.02: partly (above random 1, not above random 2) → partly (not above random 1, "
-            "above random 2)") in text
+    assert ("(5) at depth 2, lr 0.02: partly: above random 1 (above random 1: supported; above random 2: inconclusive) "
+            "→ partly: above random 2; contradicted: above random 1 (above random 1: contradicted; above random 2: "
+            "supported)") in text

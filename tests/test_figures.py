@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.markers import MarkerStyle
 
 from localregions.experiment.storage import read_csv, write_csv
+from localregions.reporting.claims import VERDICTS
 from localregions.reporting.figures import (
     METHOD_STYLE,
     VERDICT_COLOURS,
@@ -455,11 +456,12 @@ def test_methods_figure_draws_the_diagonal_below_which_no_bound_can_lie():
 
 
 def variant_claims_frame():
-    """Two variants x (claims 1, 2) x (depth 2, lr 0.02 / 0.001). On the paper's trajectory width16's claim 1
-    holds at lr 0.02, is partly true at 0.001, claim 2 does not hold; width16 lost 2 runs at lr 0.02, kaiming 1 at lr 0.001. The rows 'with epoch 0' come
-    first and say the opposite."""
-    paper = {("width16", 1, 0.02): "holds", ("width16", 1, 0.001): "partly", ("width16", 2, 0.02): "does not hold",
-             ("width16", 2, 0.001): "does not hold", ("kaiming", 1, 0.02): "does not hold",
+    """Two variants x (claims 1, 2) x (depth 2, lr 0.02 / 0.001), every verdict among them. On the paper's trajectory
+    width16's claim 1 holds at lr 0.02, is partly true at 0.001, claim 2 is contradicted at 0.02 and inconclusive at
+    0.001; width16 lost 2 runs at lr 0.02, kaiming 1 at lr 0.001. The rows 'with epoch 0' come first and say the
+    opposite."""
+    paper = {("width16", 1, 0.02): "holds", ("width16", 1, 0.001): "partly", ("width16", 2, 0.02): "contradicted",
+             ("width16", 2, 0.001): "inconclusive", ("kaiming", 1, 0.02): "contradicted",
              ("kaiming", 1, 0.001): "holds", ("kaiming", 2, 0.02): "partly", ("kaiming", 2, 0.001): "undecided"}
     failed = {("kaiming", 0.001): (1, 0), ("width16", 0.02): (0, 2)}  # diverged, collapsed
     rows = []
@@ -485,17 +487,20 @@ def test_variant_claims_figure_colours_each_cell_by_its_verdict_on_the_paper_tra
     for r, variant in enumerate(["width16", "kaiming"]):
         for c, (claim, lr) in enumerate([(1, 0.02), (1, 0.001), (2, 0.02), (2, 0.001)]):
             verdict = paper[(variant, claim, lr)]
-            if verdict in VERDICT_COLOURS:
-                assert not np.ma.is_masked(cells[r, c])
-                assert image.cmap(image.norm(cells[r, c])) == pytest.approx(to_rgba(VERDICT_COLOURS[verdict]))
-            else:  # no verdict: grey
-                assert np.ma.is_masked(cells[r, c])
-    assert image.cmap.get_bad() == pytest.approx(to_rgba("0.85"))
-    # holds reads green, does not hold red.
-    holds, fails = to_rgb(VERDICT_COLOURS["holds"]), to_rgb(VERDICT_COLOURS["does not hold"])
-    assert holds[1] > holds[0] and fails[0] > fails[1]
+            assert not np.ma.is_masked(cells[r, c])
+            assert image.cmap(image.norm(cells[r, c])) == pytest.approx(to_rgba(VERDICT_COLOURS[verdict]))
+    # One colour per verdict of the claims, all different: holds green, contradicted red, inconclusive pale.
+    assert list(VERDICT_COLOURS) == list(VERDICTS)
+    assert len({to_rgb(c) for c in VERDICT_COLOURS.values()}) == len(VERDICTS)
+    holds, contradicted = to_rgb(VERDICT_COLOURS["holds"]), to_rgb(VERDICT_COLOURS["contradicted"])
+    assert holds[1] > holds[0] and contradicted[0] > contradicted[1]
+    assert min(to_rgb(VERDICT_COLOURS["inconclusive"])) > 0.8 > max(to_rgb(VERDICT_COLOURS["undecided"]))
     legend = {t.get_text() for legend in fig.legends for t in legend.get_texts()}
-    assert {"holds", "partly", "does not hold", "undecided (fewer than two runs trained)"} <= legend
+    assert {"holds", "partly", "contradicted", "inconclusive (neither way)",
+            "undecided (fewer than 5 runs trained)"} <= legend
+    # A cell without a row stays white.
+    missing = variant_claims_figure(frame[~((frame["variant"] == "kaiming") & (frame["claim"] == 2))])
+    assert np.ma.is_masked(missing.axes[0].images[0].get_array()[1, 2])
 
 
 def test_variant_claims_figure_marks_settings_with_failed_runs_with_a_cross():

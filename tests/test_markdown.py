@@ -119,19 +119,27 @@ def sweep_frame():
     return pd.DataFrame(rows)
 
 
+#: The parts' findings behind each verdict of the fixtures.
+FINDINGS = {"holds": ("supported", "supported"), "partly": ("inconclusive", "supported"),
+            "contradicted": ("contradicted", "inconclusive"), "inconclusive": ("inconclusive", "inconclusive"),
+            "undecided": ("inconclusive", "inconclusive")}
+
+
 def claims_rows(verdicts, trajectory="paper", **extra):
     """claims.csv rows: ``verdicts`` maps (depth, lr, claim) to a verdict."""
     rows = []
     for (depth, lr, claim), verdict in verdicts.items():
+        first, second = FINDINGS[verdict]
         rows.append(dict(trajectory=trajectory, depth=depth, lr=lr, claim=claim, verdict=verdict, part1="falls",
-                         part1_holds=verdict == "holds", part1_weakest="training", part1_effect=0.5,
-                         part1_ci_low=0.1, part1_ci_high=0.9, part2="rises", part2_holds=verdict != "does not hold",
-                         part2_weakest="testing", part2_effect=0.25, part2_ci_low=0.05, part2_ci_high=0.45, unit="bits")
+                         part1_finding=first, part1_subject="training", part1_effect=0.5, part1_ci_low=0.1,
+                         part1_ci_high=0.9, part1_detectable=0.3, part2="rises", part2_finding=second,
+                         part2_subject="testing", part2_effect=0.25, part2_ci_low=0.05, part2_ci_high=0.45,
+                         part2_detectable=0.2, part3="", unit="bits")
                     | extra)
     return rows
 
 
-BASELINE = {(2, 0.02, 1): "does not hold", (2, 0.02, 2): "holds"}
+BASELINE = {(2, 0.02, 1): "contradicted", (2, 0.02, 2): "holds"}
 
 
 def baseline_claims():
@@ -146,7 +154,7 @@ def variant_claims():
     frames = []
     for variant, overrides, paper in (
             ("width16", "model.width=16", {(2, 0.02, 1): "holds", (2, 0.02, 2): "holds"}),
-            ("kaiming", "model.init=kaiming", {(2, 0.02, 1): "does not hold", (2, 0.02, 2): "partly"})):
+            ("kaiming", "model.init=kaiming", {(2, 0.02, 1): "contradicted", (2, 0.02, 2): "partly"})):
         extra = dict(variant=variant, overrides=overrides) | counts[variant]
         frames += claims_rows({k: "partly" for k in paper}, trajectory="with epoch 0", **extra)
         frames += claims_rows(paper, **extra)
@@ -295,10 +303,10 @@ def test_variants_section_names_the_flips_against_the_baseline_with_numbers():
                                         "| kaiming | `model.init=kaiming` | 8 | 2 | 1 | 2 |"]
     flips = [line for line in section.splitlines() if line.startswith("- ")]
     assert flips == [
-        "- **width16**: (1) at depth 2, lr 0.02 goes from *does not hold* to *holds* (falls holds: weakest training "
-        "0.5 [0.1, 0.9] bits; rises holds: weakest testing 0.25 [0.05, 0.45] bits).",
-        "- **kaiming**: (2) at depth 2, lr 0.02 goes from *holds* to *partly* (falls does not hold: weakest training "
-        "0.5 [0.1, 0.9] bits; rises holds: weakest testing 0.25 [0.05, 0.45] bits).",
+        "- **width16**: (1) at depth 2, lr 0.02 goes from *contradicted* to *holds* (falls supported: training 0.5 "
+        "[0.1, 0.9] bits, detectable 0.3; rises supported: testing 0.25 [0.05, 0.45] bits, detectable 0.2).",
+        "- **kaiming**: (2) at depth 2, lr 0.02 goes from *holds* to *partly* (falls inconclusive: training 0.5 "
+        "[0.1, 0.9] bits, detectable 0.3; rises supported: testing 0.25 [0.05, 0.45] bits, detectable 0.2).",
     ]
     assert "left undecided" not in section
     assert _table_rows(section)[0].endswith("| verdicts that flip | verdicts decided |")
@@ -315,8 +323,11 @@ def test_variants_section_without_flips_and_with_undecided_settings():
     short = _variants_section(undecided, baseline_claims())
     assert "| kaiming | `model.init=kaiming` | 8 | 2 | 0 | 0 |" in _table_rows(short)
     assert "kaiming**" not in short
-    assert "left undecided (fewer than two runs trained there; *undecided* in the table and grey in the figure): " \
+    assert "left undecided (fewer than 5 runs trained there; *undecided* in the table and dark grey in the figure): " \
            "kaiming (depth 2, lr 0.02)." in short
+    # Inconclusive is no flip either, and not a verdict decided.
+    unclear = variant_claims().assign(verdict=lambda f: f["verdict"].where(f["variant"] != "kaiming", "inconclusive"))
+    assert "| kaiming | `model.init=kaiming` | 8 | 2 | 0 | 0 |" in _table_rows(_variants_section(unclear, baseline_claims()))
 
 
 # ---------------------------------------------------------------------------------------------- phases

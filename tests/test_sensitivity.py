@@ -45,6 +45,12 @@ def test_the_variant_claims_table_holds_every_variant_and_its_runs(study):
     own = pd.read_csv(study / "results" / "sensitivity" / "width16" / "claims.csv")
     mine = table[table["variant"] == "width16"].reset_index(drop=True)
     assert list(mine["verdict"]) == list(own["verdict"])
+    # Each part's finding and the smallest effect the seeds detect travel with the verdict; two runs per setting
+    # give numbers but decide nothing (fewer than 5 trained).
+    assert {f"part{k}_{column}" for k in (1, 2, 3) for column in ("finding", "detectable")} <= set(table.columns)
+    assert set(table["part1_finding"]) <= {"supported", "contradicted", "inconclusive"}
+    assert table["part1_detectable"].notna().all()
+    assert set(table["verdict"]) == {"undecided"}
 
 
 def test_the_study_draws_and_reports_its_variants(study):

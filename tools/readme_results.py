@@ -20,6 +20,8 @@ import pandas as pd
 
 from localregions.experiment.ball_summaries import BALL_KEYS, methods_summary, tightness_summary
 from localregions.reporting.markdown import markdown_table, number, share
+from localregions.reporting.claims import VERDICTS
+from localregions.reporting.claims_markdown import verdict_text
 from localregions.reporting.phases import phase_changes
 from localregions.reporting.verdicts import TRAJECTORIES, trained_summary, variant_flips, variant_runs
 from localregions.vocabulary import format_lr
@@ -29,7 +31,7 @@ REFERENCE = REPO / "reference"
 README = REPO / "README.md"
 BEGIN = re.compile(r"<!-- results:begin[^>]*-->")
 END = "<!-- results:end -->"
-SHORT = {1: "fewer regions, then more", 2: "distance up, then down", 3: "(1) clearer on data than random",
+SHORT = {1: "fewer regions, then more", 2: "distance up, then down", 3: "(1) clearer on data than random, less stable there",
          4: "single-region points grow, testing steadier", 5: "training above random", 6: "boundaries move away"}
 
 
@@ -39,7 +41,7 @@ def _read(experiment: str, table: str) -> pd.DataFrame | None:
 
 
 def _verdict_cell(row) -> str:
-    return row.verdict if row.verdict != "partly" else f"partly: {row.holding_part}"
+    return verdict_text(row)
 
 
 def verdict_table(claims: pd.DataFrame, trajectory: str) -> str:
@@ -57,22 +59,16 @@ def verdict_table(claims: pd.DataFrame, trajectory: str) -> str:
 
 
 def answer_line(paper: pd.DataFrame) -> str:
-    """The verdict table in one sentence: which observations hold in every setting, in some, in none."""
+    """The verdict table in one sentence: per observation, in how many settings each verdict stands."""
     settings = paper.drop_duplicates(["depth", "lr"]).shape[0]
-    groups = {"every": [], "some": [], "none": []}
+    parts = []
     for claim, part in paper.groupby("claim"):
-        held = int((part["verdict"] == "holds").sum())
-        partly = int((part["verdict"] == "partly").sum())
-        counts = [f"holds in {held}" if held else "", f"partly in {partly}" if partly else ""]
-        label = f"({claim})" + (f" {' and '.join(c for c in counts if c)} of {settings}" if 0 < held + partly < settings
-                                and held < settings else "")
-        groups["every" if held == settings else "some" if held + partly else "none"].append(label)
-    sentences = [f"In short: {', '.join(groups['every']) or 'none'} holds in every setting"]
-    if groups["some"]:
-        sentences.append(f"{', '.join(groups['some'])}")
-    if groups["none"]:
-        sentences.append(f"{', '.join(groups['none'])} in none (neither holds nor partly)")
-    return "; ".join(sentences) + "."
+        counts = part["verdict"].value_counts()
+        words = [f"{verdict} in {'all ' if int(counts[verdict]) == settings else ''}{int(counts[verdict])}"
+                 for verdict in VERDICTS if verdict in counts]
+        parts.append(f"({claim}) {', '.join(words)}")
+    return (f"In short, over the {settings} settings: " + "; ".join(parts) + ". Each cell is its own question: no "
+            "correction is made across settings, and the settings of one depth start from the same initial networks.")
 
 
 def figure3_section() -> list[str]:
@@ -92,8 +88,9 @@ def figure3_section() -> list[str]:
         "![Figure 3, two hidden layers](reference/figure3/figures/figure3_depth2.png)",
         "![Figure 3, three hidden layers](reference/figure3/figures/figure3_depth3.png)",
         "",
-        "Each observation decided over the ten seeds (one effect per seed, one-sided t tests, Holm's correction over "
-        "the tests behind one verdict; rules and numbers in the report), on the paper's trajectory, epochs 2-20:",
+        "Each observation decided over the seeds (one effect per seed, one-sided t tests, each part of a claim "
+        "supported, contradicted or inconclusive; rules, corrections and numbers in the report), on the paper's "
+        "trajectory, epochs 2-20:",
         "",
         verdict_table(claims, TRAJECTORIES[0]),
         "",
@@ -169,7 +166,8 @@ def sensitivity_section() -> list[str]:
             f"`experiment=sensitivity` reruns the grid with one unspecified choice changed at a time "
             f"([variant_claims.csv](reference/sensitivity/variant_claims.csv), "
             f"[figure](reference/sensitivity/figures/variant_claims.png), [report](reference/sensitivity/report.md)). "
-            f"Verdicts that differ from the defaults' ({per_variant} per variant):", "",
+            f"Flips against the defaults' verdicts ({per_variant} per variant; a flip is a change between holds, partly "
+            f"and contradicted, never to or from inconclusive or undecided):", "",
             markdown_table(["variant", "flips", "which", "runs diverged or collapsed"], rows), "",
             flips_by_claim_line(flips, list(runs["variant"]), claims), ""]
 
@@ -206,8 +204,10 @@ def long_training_section() -> list[str]:
     for (depth, lr, column), part in phases[phases["dataset"] == "train"].groupby(["depth", "lr", "column"], sort=False):
         if column not in ("log2_mean_bound", "mean_log2_bound", "mean_boundary_distance"):
             continue
-        cells = [f"{r.direction if r.direction != 'flat' else 'flat'} {number(r.effect, 2)} "
-                 f"[{number(r.ci_low, 2)}, {number(r.ci_high, 2)}]" for r in part.itertuples(index=False)]
+        cells = [(f"not established (detectable: {number(r.detectable, 2)})" if r.direction == "not established"
+                  else f"flat (within ±{number(r.margin, 2)})" if r.direction == "flat" else r.direction)
+                 + f" {number(r.effect, 2)} [{number(r.ci_low, 2)}, {number(r.ci_high, 2)}]"
+                 for r in part.itertuples(index=False)]
         rows.append([f"{depth}", format_lr(lr), f"`{column}`"] + cells)
     header = ["depth", "lr", "curve (training points)"] + [f"epochs {p}" for p in dict.fromkeys(phases["phase"])]
     return ["### Long training (2,000 epochs)", "",
@@ -216,8 +216,9 @@ def long_training_section() -> list[str]:
             "[depth 3](reference/long_training/figures/figure3_depth3.png)); verdicts on every bound epoch after 0:", "",
             verdict_table(claims, TRAJECTORIES[0]), "",
             "Training points, phase by phase (change over the phase, mean over seeds and 95% interval; *rises* or "
-            "*falls* only where the interval clears zero after Holm's correction over the sets and phases of the "
-            "curve; the other sets are in the report):", "",
+            "*falls* only where the change is significant after Holm's correction over the sets and phases of the "
+            "curve, *flat* only where two one-sided tests show it within a stated margin, else *not established* "
+            "with the smallest change the seeds detect; the other sets are in the report):", "",
             markdown_table(header, rows), "", later_phases_line(phases), ""]
 
 

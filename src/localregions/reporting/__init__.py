@@ -1,5 +1,6 @@
 """Reporting: the paper's claims checked over seeds, figures, the Markdown report, comparison with a reference."""
 
-from .claims import CLAIMS, check_claims
+from .claim_records import CLAIMS
+from .claims import check_claims
 
 __all__ = ["CLAIMS", "check_claims"]

@@ -22,6 +22,7 @@ from matplotlib.lines import Line2D
 from ..experiment.storage import atomic_path
 from ..experiment.ball_summaries import BALL_KEYS, complete_counts, exact_complete
 from ..vocabulary import DATASET_LABELS, format_lr
+from .claims import MIN_RUNS
 
 __all__ = [
     "figure3",
@@ -558,8 +559,12 @@ def methods_figure(methods: pd.DataFrame, tightness: pd.DataFrame | None = None)
     return fig
 
 
-# Verdict colours of the variant-claims figure.
-VERDICT_COLOURS = {"holds": "#1a9850", "partly": "#fee08b", "does not hold": "#d73027"}
+# Verdict colours of the variant-claims figure, one per verdict of reporting.claims: the three that say something
+# from green to red; "inconclusive" (the data cannot tell) pale, "undecided" (too few runs trained) dark grey.
+VERDICT_COLOURS = {"holds": "#1a9850", "partly": "#fee08b", "contradicted": "#d73027", "inconclusive": "#e0e0e0",
+                   "undecided": "#737373"}
+VERDICT_LEGEND = {"holds": "holds", "partly": "partly", "contradicted": "contradicted",
+                  "inconclusive": "inconclusive (neither way)", "undecided": f"undecided (fewer than {MIN_RUNS} runs trained)"}
 
 
 def variant_claims_figure(variant_claims: pd.DataFrame) -> Figure:
@@ -575,8 +580,9 @@ def variant_claims_figure(variant_claims: pd.DataFrame) -> Figure:
     Returns
     -------
     matplotlib.figure.Figure
-        Cells coloured by verdict; a cross marks a setting where some runs diverged or collapsed
-        (they are left out of the statistics), grey a setting without enough trained runs.
+        Cells coloured by verdict (:data:`VERDICT_COLOURS`, the five verdicts); a cross marks a
+        setting where some runs diverged or collapsed (they are left out of the statistics); a cell
+        without a row stays white.
     """
     _require_columns(variant_claims, ["variant", "depth", "lr", "claim", "verdict"], "variant_claims")
     rows = variant_claims
@@ -603,16 +609,14 @@ def variant_claims_figure(variant_claims: pd.DataFrame) -> Figure:
                 axes.text(c, r, "×", ha="center", va="center", fontsize=12, color="black")
     from matplotlib.colors import ListedColormap
 
-    cmap = ListedColormap(list(VERDICT_COLOURS.values())).with_extremes(bad="0.85")
+    cmap = ListedColormap(list(VERDICT_COLOURS.values())).with_extremes(bad="white")
     axes.imshow(np.ma.masked_invalid(grid), cmap=cmap, vmin=-0.5, vmax=len(VERDICT_COLOURS) - 0.5, aspect="auto")
     axes.set_yticks(range(len(variants)), variants)
     axes.set_xticks(range(len(columns)), [f"({c}) d{d} lr {lr:g}" for c, d, lr in columns], rotation=90)
     for boundary in [i - 0.5 for i in range(1, len(columns)) if columns[i][0] != columns[i - 1][0]]:
         axes.axvline(boundary, color="white", linewidth=3)
-    handles = [Line2D([], [], linestyle="none", marker="s", markersize=10, color=colour, label=verdict)
+    handles = [Line2D([], [], linestyle="none", marker="s", markersize=10, color=colour, label=VERDICT_LEGEND[verdict])
                for verdict, colour in VERDICT_COLOURS.items()]
-    handles.append(Line2D([], [], linestyle="none", marker="s", markersize=10, color="0.85",
-                          label="undecided (fewer than two runs trained)"))
     handles.append(Line2D([], [], linestyle="none", marker="$×$", markersize=9, color="black",
                           label="some runs diverged or collapsed"))
     fig.legend(handles=handles, loc="outside lower center", ncol=3, frameon=False)

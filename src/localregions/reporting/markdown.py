@@ -18,6 +18,7 @@ import pandas as pd
 from ..experiment.ball_summaries import complete_counts, methods_summary, tightness_summary
 from ..experiment.tables import radius_sweep_summary
 from ..vocabulary import DATASET_LABELS, format_lr, run_id
+from .claims import MIN_RUNS
 from .verdicts import UNDECIDED, trained_summary, variant_flips, variant_runs
 
 __all__ = ["build_report", "write_report", "markdown_table", "number", "share"]
@@ -186,9 +187,12 @@ def _phases_section(usable: pd.DataFrame, radius: float, norm: str | None) -> st
              f"The trajectory is cut at epochs {', '.join(map(str, cuts))} by a rule fixed before looking (the first "
              "bound epoch, the end of the paper's 20 epochs, the checkpoint nearest the geometric middle of the rest, "
              "the last epoch; `localregions.reporting.phases`). Each cell: the change over the phase, mean over "
-             "seeds with its 95% interval, and **rises** / **falls** where that interval clears zero after Holm's "
-             "correction over the sets and phases of the curve in that setting (else *flat*). A descent, an ascent "
-             "and a second descent (Humayun et al. 2024) would read *falls*, *rises*, *falls*.", ""]
+             "seeds with its 95% interval, and **rises** / **falls** where the change is significant (two-sided 5%) "
+             "after Holm's correction over the sets and phases of the curve in that setting; **flat** only where two "
+             "one-sided tests show it within a stated margin (0.1 bits, 0.1 neurons, 2% of the points, 5% of the "
+             "distance at the phase's start; 5% after the same correction); else *not established*, with the "
+             "smallest change these seeds detect (80% power). A descent, an ascent and a second descent (Humayun et "
+             "al. 2024) would read *falls*, *rises*, *falls*.", ""]
     phases = list(dict.fromkeys(table["phase"]))
     for column, unit in (("log2_mean_bound", "bits"), ("mean_log2_bound", "neurons (mean C)"),
                          ("mean_boundary_distance", "distance"), ("single_region_points", "points")):
@@ -199,8 +203,12 @@ def _phases_section(usable: pd.DataFrame, radius: float, norm: str | None) -> st
             ["depth", "_lr", "_set"], kind="mergesort")
         rows = []
         for (depth, lr, dataset), group in part.groupby(["depth", "lr", "dataset"], sort=False):
-            cells = {r.phase: f"{'**' + r.direction + '**' if r.direction != 'flat' else '*flat*'} {number(r.effect, 3)} "
-                     f"[{number(r.ci_low, 3)}, {number(r.ci_high, 3)}]" for r in group.itertuples(index=False)}
+            cells = {r.phase: (f"*not established (detectable: {number(r.detectable, 2)})*"
+                               if r.direction == "not established" else
+                               f"**flat** (within ±{number(r.margin, 2)})" if r.direction == "flat"
+                               else f"**{r.direction}**")
+                     + f" {number(r.effect, 3)} [{number(r.ci_low, 3)}, {number(r.ci_high, 3)}]"
+                     for r in group.itertuples(index=False)}
             rows.append([str(depth), format_lr(lr), DATASET_LABELS.get(dataset, dataset)] + [cells.get(p, "") for p in phases])
         lines += [f"### `{column}` ({unit})", "", markdown_table(["depth", "lr", "set"] + [f"epochs {p}" for p in phases],
                                                                   rows), ""]
@@ -208,12 +216,12 @@ def _phases_section(usable: pd.DataFrame, radius: float, norm: str | None) -> st
 
 
 def _effect_text(row, part: int) -> str:
-    name = row[f"part{part}"]
+    name = row.get(f"part{part}")
     if not isinstance(name, str) or not name:
         return ""
-    return (f"{name} {'holds' if row[f'part{part}_holds'] in (True, 'True') else 'does not hold'}: weakest "
-            f"{row[f'part{part}_weakest']} {number(row[f'part{part}_effect'], 3)} "
-            f"[{number(row[f'part{part}_ci_low'], 3)}, {number(row[f'part{part}_ci_high'], 3)}] {row['unit']}")
+    return (f"{name} {row[f'part{part}_finding']}: {row[f'part{part}_subject']} {number(row[f'part{part}_effect'], 3)} "
+            f"[{number(row[f'part{part}_ci_low'], 3)}, {number(row[f'part{part}_ci_high'], 3)}] {row['unit']}, "
+            f"detectable {number(row[f'part{part}_detectable'], 3)}")
 
 
 def _variants_section(variant_claims: pd.DataFrame | None, baseline: pd.DataFrame | None) -> str:
@@ -222,28 +230,30 @@ def _variants_section(variant_claims: pd.DataFrame | None, baseline: pd.DataFram
         return ""
     lines = ["## Which of the paper's silences decide its claims", "",
              "Each variant changes one choice the paper leaves unsaid and reruns the whole grid (10 seeds per setting); "
-             "verdicts on the paper's trajectory (epochs 2-20), decided over the seeds as above. A flip is a verdict "
-             "that differs from this experiment's own, which uses the defaults of every other choice.", ""]
+             "verdicts on the paper's trajectory (epochs 2-20), decided over the seeds as above. A flip is a change "
+             "between holds, partly and contradicted against this experiment's own verdict (the defaults of every "
+             "other choice); a change to or from inconclusive or undecided is none: it says the data cannot tell.", ""]
     flips = variant_flips(variant_claims, baseline)
     runs = variant_runs(variant_claims)
     summary_rows = [[r.variant, f"`{r.overrides}`", str(r.runs_ok), str(r.runs_failed),
                      str(int((flips["variant"] == r.variant).sum())), str(r.decided)] for r in runs.itertuples(index=False)]
     sentences = []
     for flip in flips.to_dict("records"):
-        effects = "; ".join(t for t in (_effect_text(flip, 1), _effect_text(flip, 2)) if t)
+        effects = "; ".join(t for t in (_effect_text(flip, 1), _effect_text(flip, 2), _effect_text(flip, 3)) if t)
         sentences.append(f"- **{flip['variant']}**: ({flip['claim']}) at depth {flip['depth']}, lr {format_lr(flip['lr'])} "
                          f"goes from *{flip['before']}* to *{flip['verdict']}* ({effects}).")
     lines.append(markdown_table(["variant", "overrides", "runs trained", "runs diverged or collapsed",
                                  "verdicts that flip", "verdicts decided"], summary_rows))
-    lines += ["", "The flips, with the weakest test of each part (mean over seeds, 95% interval):", ""]
+    lines += ["", "The flips, with the test that decided each part (mean over seeds, its interval, the smallest effect "
+              "the seeds detect):", ""]
     lines += sentences or ["No variant changes any verdict."]
     paper = variant_claims[variant_claims["trajectory"] == "paper"] if "trajectory" in variant_claims else variant_claims
     undecided = paper[paper["verdict"] == UNDECIDED]
     short = [f"{variant} ({', '.join(f'depth {d}, lr {format_lr(lr)}' for d, lr in dict.fromkeys(zip(part['depth'], part['lr'])))})"
              for variant, part in undecided.groupby("variant", sort=False)]
     if short:
-        lines += ["", "Settings left undecided (fewer than two runs trained there; *undecided* in the table and grey in "
-                  "the figure): " + "; ".join(short) + "."]
+        lines += ["", f"Settings left undecided (fewer than {MIN_RUNS} runs trained there; *undecided* in the table "
+                  "and dark grey in the figure): " + "; ".join(short) + "."]
     return "\n".join(lines)
 
 
