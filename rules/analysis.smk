@@ -23,8 +23,8 @@ rule tightness:
         PATTERN.benchmark("tightness", SETTING)
     threads: MAIN.settings.runtime.threads
     resources:
-        mem_mb=4000,
-        runtime=90,
+        mem_mb=2000,
+        runtime=60,
     script:
         "../scripts/tightness.py"
 
@@ -69,8 +69,8 @@ rule methods:
         PATTERN.benchmark("methods", SETTING)
     threads: MAIN.settings.runtime.threads
     resources:
-        mem_mb=4000,
-        runtime=120,
+        mem_mb=3000,
+        runtime=30,
     script:
         "../scripts/methods.py"
 
@@ -115,8 +115,8 @@ rule radius_sweep:
         MAIN.layout.benchmark("radius_sweep")
     threads: MAIN.settings.runtime.threads
     resources:
-        mem_mb=4000,
-        runtime=60,
+        mem_mb=2000,
+        runtime=30,
     script:
         "../scripts/radius_sweep.py"
 

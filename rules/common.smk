@@ -1,7 +1,8 @@
 # The plan of this invocation, the path patterns, and the input and params functions the rules share.
 #
-# Every rule declares its own files (input, output, log, benchmark) and, in params, the settings
-# its step reads: plain values, so that Snakemake reruns the job when one changes. Paths come
+# Every rule declares its own files (input, output, log, benchmark), in params the settings its
+# step reads (plain values, so that Snakemake reruns the job when one changes), and its resources
+# (mem_mb, runtime in minutes: measured, docs/cluster.md; no profile restates them). Paths come
 # from localregions.pipeline.layout, the experiments from localregions.pipeline.plan, and the
 # work from scripts/<rule>.py, which hands the files and settings to the step.
 

@@ -13,7 +13,7 @@ rule download_mnist:
     benchmark:
         PATTERN.shared_benchmark("download_mnist")
     resources:
-        mem_mb=1000,
+        mem_mb=2000,
         runtime=20,
     script:
         "../scripts/download_mnist.py"
@@ -33,7 +33,7 @@ rule prepare_data:
     benchmark:
         PATTERN.benchmark("prepare_data")
     resources:
-        mem_mb=4000,
-        runtime=15,
+        mem_mb=2000,
+        runtime=10,
     script:
         "../scripts/prepare_data.py"

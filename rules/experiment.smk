@@ -23,7 +23,7 @@ rule train:
     threads: MAIN.settings.runtime.threads
     resources:
         mem_mb=2000,
-        runtime=120,
+        runtime=30,
     script:
         "../scripts/train.py"
 
@@ -44,8 +44,8 @@ rule bounds:
         PATTERN.benchmark("bounds", SETTING)
     threads: MAIN.settings.runtime.threads
     resources:
-        mem_mb=8000,
-        runtime=240,
+        mem_mb=3000,
+        runtime=60,
     script:
         "../scripts/bounds.py"
 
@@ -66,8 +66,8 @@ rule aggregate:
     benchmark:
         PATTERN.benchmark("aggregate")
     resources:
-        mem_mb=4000,
-        runtime=15,
+        mem_mb=2000,
+        runtime=10,
     script:
         "../scripts/aggregate.py"
 
@@ -86,7 +86,7 @@ rule claims:
     benchmark:
         PATTERN.benchmark("claims")
     resources:
-        mem_mb=2000,
+        mem_mb=1000,
         runtime=10,
     script:
         "../scripts/claims.py"

@@ -15,7 +15,7 @@ rule figures:
     benchmark:
         MAIN.layout.benchmark("figures")
     resources:
-        mem_mb=2000,
+        mem_mb=1000,
         runtime=10,
     script:
         "../scripts/figures.py"

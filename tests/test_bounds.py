@@ -189,17 +189,17 @@ def compaction(request, monkeypatch):
     ``dense`` gathers the centres that still carry an L; ``dense-keep`` multiplies every centre
     of the chunk, those whose L is already zero included.
     """
-    import localregions.bounds as bounds
+    import localregions._algorithm1 as engine
 
     if request.param == "compact":
-        monkeypatch.setattr(bounds, "_COMPACT_FRACTION", 1.0)
-        monkeypatch.setattr(bounds, "_COMPACT_MIN_MACS", 0)
+        monkeypatch.setattr(engine, "_COMPACT_FRACTION", 1.0)
+        monkeypatch.setattr(engine, "_COMPACT_MIN_MACS", 0)
     elif request.param == "dense":
-        monkeypatch.setattr(bounds, "_COMPACT_FRACTION", -1.0)
-        monkeypatch.setattr(bounds, "_KEEP_FRACTION", 2.0)
+        monkeypatch.setattr(engine, "_COMPACT_FRACTION", -1.0)
+        monkeypatch.setattr(engine, "_KEEP_FRACTION", 2.0)
     elif request.param == "dense-keep":
-        monkeypatch.setattr(bounds, "_COMPACT_FRACTION", -1.0)
-        monkeypatch.setattr(bounds, "_KEEP_FRACTION", 0.0)
+        monkeypatch.setattr(engine, "_COMPACT_FRACTION", -1.0)
+        monkeypatch.setattr(engine, "_KEEP_FRACTION", 0.0)
     return request.param
 
 
@@ -391,7 +391,7 @@ def test_chunking_does_not_change_the_result(chunk):
 
 def test_compacted_and_dense_products_agree_on_a_larger_net(monkeypatch):
     """At realistic widths the automatic choice compacts rows; it must equal the plain masked product."""
-    import localregions.bounds as bounds
+    import localregions._algorithm1 as engine
 
     torch.manual_seed(5)
     net = nn.Sequential(nn.Linear(120, 128), nn.ReLU(), nn.Linear(128, 128), nn.ReLU(), nn.Linear(128, 96), nn.ReLU())
@@ -401,7 +401,7 @@ def test_compacted_and_dense_products_agree_on_a_larger_net(monkeypatch):
             auto, work = algorithm1_work(net, x, radius, norm, chunk_size=16, path=path)
             assert work.flops < work.dense_flops, "the compacted path was not taken"
             with monkeypatch.context() as m:
-                m.setattr(bounds, "_COMPACT_FRACTION", -1.0)
+                m.setattr(engine, "_COMPACT_FRACTION", -1.0)
                 dense, _ = algorithm1_work(net, x, radius, norm, chunk_size=16, path=path)
             assert torch.equal(auto.unstable, dense.unstable)
             for k in range(3):
@@ -687,7 +687,7 @@ def test_gram_path_trace_matches_the_direct_one():
             assert (tg.rounding[k] >= td.rounding[k]).any()
 
 
-def test_trace_and_work_give_local_region_bound_result():
+def test_trace_and_work_give_local_regionbound_result():
     """``path="auto"`` everywhere: the public entry points return the very same LocalBound."""
     net, _ = _sequential_and_pairs([16, 12, 9], 40, seed=6)
     x = torch.rand(30, 40)
@@ -733,16 +733,16 @@ def test_path_choice_and_bad_paths():
 @pytest.mark.parametrize("path", ["gram", "direct"])
 def test_work_buffers_stay_within_the_budget(path, monkeypatch):
     """The automatic chunk size accounts for the buffers of the path taken."""
-    import localregions.bounds as bounds
+    import localregions._algorithm1 as engine
 
     allocated = []
-    original = bounds._Workspace.__init__
+    original = engine._Workspace.__init__
 
     def recording(self, *args, **kwargs):
         original(self, *args, **kwargs)
         allocated.append(sum(t.numel() * t.element_size() for t in (self.ping, self.pong, self.gather, self.weights)))
 
-    monkeypatch.setattr(bounds._Workspace, "__init__", recording)
+    monkeypatch.setattr(engine._Workspace, "__init__", recording)
     net, _ = _sequential_and_pairs([24, 32, 16], 60, seed=2)
     x = torch.rand(200, 60)
     budget = 1_000_000

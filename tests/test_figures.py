@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -18,7 +19,6 @@ from localregions.reporting.claims import VERDICTS
 from localregions.reporting.figures import (
     METHOD_STYLE,
     VERDICT_COLOURS,
-    _epoch_axis,
     boundary_distance_figure,
     choose_yscale,
     draw_figures,
@@ -29,7 +29,11 @@ from localregions.reporting.figures import (
     tightness_figure,
     variant_claims_figure,
 )
+from localregions.reporting.products import FIGURES
+from localregions.reporting.training_figures import _epoch_axis
 from localregions.vocabulary import DATASET_LABELS, DATASET_NAMES
+
+REPO = Path(__file__).resolve().parents[1]
 
 EPOCHS = list(range(0, 21, 2))
 # The checkpoints of the long-training experiment.
@@ -539,6 +543,15 @@ def test_draw_figures_writes_exactly_the_requested_stems(table_files, tmp_path):
     # Each stem is its own figure, drawn from the table it names.
     again = save_figure(tightness_figure(read_csv(table_files["tightness"])), tmp_path / "again" / "tightness")
     assert again[0].read_bytes() == (tmp_path / "tightness.png").read_bytes()
+
+
+def test_every_registered_figure_is_drawn_and_has_its_caption(table_files, tmp_path):
+    """The registry (reporting/products.py) is the one list of figures: each entry's adapter and caption exist."""
+    stems = [f.stem.format(depth=d) for f in FIGURES for d in ((2, 3) if "{depth}" in f.stem else (None,))]
+    written = draw_figures(table_files, [tmp_path / f"{stem}.png" for stem in stems], radius=0.4)
+    assert sorted(p.name for p in written if p.suffix == ".png") == sorted(f"{stem}.png" for stem in stems)
+    for figure in FIGURES:
+        assert (REPO / "rules" / figure.caption).is_file(), figure.caption
 
 
 def test_draw_figures_refuses_an_unknown_stem_before_drawing_any(table_files, tmp_path):

@@ -271,6 +271,14 @@ def test_a_dry_run_writes_nothing_but_snakemakes_own_cache(smoke):
     assert not (workdir / ".snakemake" / "incomplete").exists() or not any((workdir / ".snakemake" / "incomplete").iterdir())
 
 
+def test_a_dry_run_in_an_empty_folder_writes_nothing_but_snakemakes_own_cache(tmp_path):
+    """Planning alone creates no output, log or record: only Snakemake's own (empty) folders and its file cache."""
+    snakemake(tmp_path, SMOKE, "-n")
+    written = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if not p.is_dir())
+    assert written == [".snakemake/iocache/latest.pkl"], written
+    assert {p.name for p in tmp_path.iterdir()} == {".snakemake"}
+
+
 def test_snakemakes_linter_finds_nothing_but_the_missing_conda_environments(smoke):
     """The environment is the lock file (README, The pipeline), so Snakemake's advice to give each rule one stays."""
     workdir, _ = smoke

@@ -1,8 +1,9 @@
 """Cluster execution through snakemake-executor-plugin-slurm with the workflow profile profiles/slurm.
 
-Fast (default run): the profile's keys are Snakemake options, every rule of the workflow has per-rule
-resources and no resource names a rule that does not exist, the sbatch call the plugin builds from them is the
-expected one (GPU variant included), and a dry run with the profile plans the smoke experiment.
+Fast (default run): the profile's keys are Snakemake options, every rule of the workflow states its memory and
+run time in its own ``resources:`` and the profile states none (the rules are the one source), the sbatch call
+the plugin builds from them is the expected one (GPU variant included), and a dry run with the profile plans the
+smoke experiment.
 
 Marked ``slurm`` (``make test-slurm``): tests/slurm/start_cluster.sh installs Debian's SLURM and munge and
 starts a one-node cluster; the smoke experiment then runs through the profile with ``--executor slurm`` in a
@@ -71,16 +72,36 @@ def test_profile_keys_are_snakemake_options():
     assert PROFILE["slurm-status-command"] == "squeue"
 
 
-def test_profile_resources_match_the_rules(workflow_rules):
-    per_rule = PROFILE["set-resources"]
-    unknown = set(per_rule) - workflow_rules
-    assert not unknown, f"set-resources in profiles/slurm/config.yaml names rules that do not exist: {unknown}"
-    missing = workflow_rules - TARGET_RULES - set(per_rule)
-    assert not missing, f"rules without cluster resources in profiles/slurm/config.yaml: {sorted(missing)}"
-    for rule, resources in [("default-resources", PROFILE["default-resources"]), *per_rule.items()]:
-        assert set(resources) <= KNOWN_RESOURCES, (rule, set(resources) - KNOWN_RESOURCES)
-        for key in ("mem_mb", "runtime", "cpus_per_task"):
-            assert isinstance(resources.get(key), int) and resources[key] >= 1, (rule, key, resources.get(key))
+def _rule_resources() -> dict[str, dict[str, int]]:
+    """Each rule's ``resources:`` block in rules/*.smk, as written (integers)."""
+    found = {}
+    for path in sorted((REPO / "rules").glob("*.smk")):
+        for name, body in re.findall(r"^rule (\w+):\n(.*?)(?=^rule |\Z)", path.read_text(), re.M | re.S):
+            block = re.search(r"^    resources:\n((?:        .*\n)+)", body, re.M)
+            found[name] = {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", block.group(1))} if block else {}
+    return found
+
+
+RULE_RESOURCES = _rule_resources()
+
+
+def _gpu_profile_text() -> str:
+    """The profile with its documented GPU request for the bounds rule uncommented."""
+    text = (PROFILE_DIR / "config.yaml").read_text()
+    gpu = re.sub(r"^# (set-resources:|  bounds:|    gres:)", r"\1", text, flags=re.M)
+    assert gpu != text, "profiles/slurm/config.yaml should document `gres: \"gpu:1\"` for the bounds rule"
+    return gpu
+
+
+def test_every_rule_states_its_resources_and_the_profile_none(workflow_rules):
+    """Memory and run time are written once, in each rule; a profile that restated them could disagree."""
+    assert set(RULE_RESOURCES) == workflow_rules - TARGET_RULES
+    for rule, resources in RULE_RESOURCES.items():
+        assert set(resources) == {"mem_mb", "runtime"}, (rule, resources)
+        assert all(value >= 1 for value in resources.values()), (rule, resources)
+    assert "set-resources" not in PROFILE and "default-resources" not in PROFILE
+    gpu = yaml.safe_load(_gpu_profile_text())["set-resources"]
+    assert set(gpu) == {"bounds"} and set(gpu["bounds"]) <= KNOWN_RESOURCES - {"mem_mb", "runtime"}
 
 
 class _Resources(dict):
@@ -108,15 +129,13 @@ def _sbatch_call(resources: dict) -> str:
 
 
 def test_sbatch_flags_for_bounds_cpu_and_gpu():
-    bounds = {**PROFILE["default-resources"], **PROFILE["set-resources"]["bounds"]}
+    bounds = RULE_RESOURCES["bounds"]
     call = _sbatch_call(bounds)
+    # One CPU per job: the rule's threads (runtime.threads, default 1).
     assert f"--mem {bounds['mem_mb']}" in call and f"-t {bounds['runtime']}" in call
-    assert f"--cpus-per-task={bounds['cpus_per_task']}" in call and "--gres" not in call
+    assert "--cpus-per-task=1" in call and "--gres" not in call
     # The commented-out GPU request of the profile, uncommented, gives exactly one GPU per bounds job.
-    text = (PROFILE_DIR / "config.yaml").read_text()
-    gpu_line = re.search(r"^\s*#\s*(gres:\s*\S+)", text, re.M)
-    assert gpu_line, "profiles/slurm/config.yaml should document `gres: \"gpu:1\"` for the bounds rule"
-    call = _sbatch_call({**bounds, **yaml.safe_load(gpu_line.group(1))})
+    call = _sbatch_call({**bounds, **yaml.safe_load(_gpu_profile_text())["set-resources"]["bounds"]})
     assert "--gres=gpu:1" in call
 
 
@@ -127,14 +146,13 @@ def test_dry_run_with_the_slurm_profile(tmp_path):
                      "--config", 'overrides=["experiment=smoke","name=slurm_dryrun"]')
     out = proc.stdout + proc.stderr
     assert "This was a dry-run" in out
-    bounds = PROFILE["set-resources"]["bounds"]
-    planned = rf"rule bounds:.*?resources:.*?mem_mb={bounds['mem_mb']},.*?runtime={bounds['runtime']}"
+    bounds = RULE_RESOURCES["bounds"]
+    planned = rf"rule bounds:.*?resources:.*?runtime={bounds['runtime']}, mem_mb={bounds['mem_mb']},"
     assert re.search(planned, out, re.S)
 
     gpu_profile = tmp_path / "slurm-gpu"
     gpu_profile.mkdir()
-    text = (PROFILE_DIR / "config.yaml").read_text()
-    (gpu_profile / "config.yaml").write_text(re.sub(r"^(\s*)#\s*(gres:)", r"\1\2", text, flags=re.M))
+    (gpu_profile / "config.yaml").write_text(_gpu_profile_text())
     proc = snakemake("-n", "--workflow-profile", str(gpu_profile),
                      "--config", 'overrides=["experiment=smoke","name=slurm_dryrun","runtime.device=cuda"]')
     assert re.search(r"rule bounds:.*?resources:.*?gres=gpu:1", proc.stdout + proc.stderr, re.S)

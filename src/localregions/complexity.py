@@ -43,7 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .bounds import prepare_inputs
+from .ball_inputs import prepare_inputs
 from .validation import check_positive_int, check_seed
 
 __all__ = ["LocalComplexity", "local_complexity", "cross_polytope_frames", "AUTHORS_MNIST_DIRECTIONS"]

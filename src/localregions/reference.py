@@ -15,7 +15,8 @@ import math
 
 import torch
 
-from localregions.bounds import LocalBound, prepare_inputs
+from .ball_inputs import prepare_inputs
+from .bound_result import LocalBound
 
 __all__ = ["reference_local_region_bound", "reference_trace"]
 

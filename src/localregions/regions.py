@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import torch
 
-from .bounds import DEFAULT_MEMORY_BUDGET_BYTES
+from .ball_inputs import DEFAULT_MEMORY_BUDGET_BYTES
 from .layers import hidden_affine_layers
 from .validation import NORMS, check_norm, check_points, check_positive_int
 

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import torch
 
+from ..ball_inputs import DEFAULT_MEMORY_BUDGET_BYTES, prepare_inputs
+from ..bound_result import LocalBound
 from ..validation import NORMS, check_positive_int
 from ._common import METHODS, PreactivationBounds, check_method, chunk_ranges, flags_from_intervals
 from .crown import CrownPlan, crown_intervals, crown_per_centre_bytes
@@ -113,8 +115,6 @@ def _crown_chunks(plan, x, r, spans, stats):
 
 
 def _validated(layers, centers, radius, norm, method, chunk_size, memory_budget_bytes):
-    from ..bounds import prepare_inputs
-
     method = check_method(method)
     if method not in _INTERVAL_METHODS:
         raise ValueError(f"method must be one of {list(_INTERVAL_METHODS)} here, got {method!r}")
@@ -204,8 +204,6 @@ def preactivation_bounds(
     >>> c.lower[1], c.upper[1]     # CROWN keeps it: exact
     (tensor([[0.]], dtype=torch.float64), tensor([[0.]], dtype=torch.float64))
     """
-    from ..bounds import DEFAULT_MEMORY_BUDGET_BYTES
-
     if memory_budget_bytes is None:
         memory_budget_bytes = DEFAULT_MEMORY_BUDGET_BYTES
     hidden, x, r, norm, method, chunk_size, memory_budget_bytes = _validated(
@@ -223,8 +221,6 @@ def relaxation_bound(layers, centers, radius, norm="l2", *, method, chunk_size=N
     ``S``, ``P`` and ``U`` are derived from the intervals with Algorithm 1's meanings (see
     :func:`._common.flags_from_intervals`); ``lower``/``upper`` are the intervals.
     """
-    from ..bounds import DEFAULT_MEMORY_BUDGET_BYTES, LocalBound
-
     if memory_budget_bytes is None:
         memory_budget_bytes = DEFAULT_MEMORY_BUDGET_BYTES
     hidden, x, r, norm, method, chunk_size, memory_budget_bytes = _validated(

@@ -257,6 +257,20 @@ def _variants_section(variant_claims: pd.DataFrame | None, baseline: pd.DataFram
     return "\n".join(lines)
 
 
+# The report's sections after the verdicts, in order. Each takes the tables by name (the result tables the report
+# rule hands over: ``claims`` and those of the studies that ran, which reporting/products.py registers; plus
+# ``methods_timing`` and ``usable``, the per-seed summary of the runs that trained) and the experiment's radius and
+# norm, and returns its Markdown, or "" to be left out. To add a section, add its function here.
+SECTIONS = {
+    "phases": lambda tables, radius, norm: _phases_section(tables["usable"], radius, norm),
+    "tightness": lambda tables, radius, norm: _tightness_section(tables.get("tightness")),
+    "methods": lambda tables, radius, norm: _methods_section(tables.get("methods"), tables.get("methods_timing"),
+                                                             tables.get("tightness")),
+    "radius_sweep": lambda tables, radius, norm: _radius_sweep_section(tables.get("radius_sweep"), radius),
+    "variants": lambda tables, radius, norm: _variants_section(tables.get("variant_claims"), tables.get("claims")),
+}
+
+
 def build_report(
     *,
     name: str,
@@ -267,17 +281,13 @@ def build_report(
     norm: str | None,
     figure_paths: Mapping[str, str],
     comparison_headline: str | None = None,
-    tightness: pd.DataFrame | None = None,
-    radius_sweep: pd.DataFrame | None = None,
-    methods: pd.DataFrame | None = None,
-    methods_timing: pd.DataFrame | None = None,
-    variant_claims: pd.DataFrame | None = None,
-    baseline_claims: pd.DataFrame | None = None,
+    tables: Mapping[str, pd.DataFrame] | None = None,
 ) -> str:
     """The Markdown of ``results/<name>/report.md``, from the pipeline's tables.
 
-    Optional tables are None when their study was not run (the report says so); the claims are
-    decided on ``summary`` (per seed) over the runs that trained.
+    ``tables`` holds the other result tables by name (``claims`` and those of the studies that ran, plus
+    ``methods_timing``); each of :data:`SECTIONS` reads those it needs and says when its study was not
+    run. The claims are decided on ``summary`` (per seed) over the runs that trained.
     """
     from .claims_markdown import TESTS_HEADING, claims_section
 
@@ -304,15 +314,11 @@ def build_report(
     claims_text = claims_section(usable, radius=radius, norm=norm, runs_left_out=left_out or None)
     verdicts, _, tests = claims_text.partition(TESTS_HEADING)
     parts += ["", verdicts.rstrip("\n")]
-    phases = _phases_section(usable, radius, norm)
-    if phases:
-        parts += ["", phases]
-    parts += ["",
-              _tightness_section(tightness), "", _methods_section(methods, methods_timing, tightness), "",
-              _radius_sweep_section(radius_sweep, radius)]
-    variants = _variants_section(variant_claims, baseline_claims)
-    if variants:
-        parts += ["", variants]
+    tables = {**(tables or {}), "usable": usable}
+    for write in SECTIONS.values():
+        text = write(tables, radius=radius, norm=norm)
+        if text:
+            parts += ["", text]
     if tests:
         parts += ["", "## Appendix: the tests behind the verdicts", tests.rstrip("\n")]
     return "\n".join(parts).rstrip("\n") + "\n"
@@ -353,11 +359,6 @@ def write_report(output: str | Path, *, experiment: str, settings: Mapping, tabl
         norm=norm,
         figure_paths=figure_paths,
         comparison_headline=headline_of(comparison),
-        tightness=frames.get("tightness"),
-        radius_sweep=frames.get("radius_sweep"),
-        methods=frames.get("methods"),
-        methods_timing=read_csv(methods_timing) if methods_timing else None,
-        variant_claims=frames.get("variant_claims"),
-        baseline_claims=frames["claims"] if "variant_claims" in frames else None,
+        tables={**frames, **({"methods_timing": read_csv(methods_timing)} if methods_timing else {})},
     )
     write_text(text, output)

@@ -3,8 +3,10 @@
 Everything that lists tables or figures reads these registries: the rules (which files the
 analysis writes, the ``figures`` rule's outputs, their captions in Snakemake's HTML report),
 the comparison with the reference, the Markdown report's list of figures and the reference's
-refresh. To add a figure, add one :class:`FigureSpec` here, its drawing function in
-:mod:`.figures` under the name it gives, and its caption ``rules/report/<caption>.rst``.
+refresh. To add a figure, add one :class:`FigureSpec` here, the adapter its ``draw`` names in
+:mod:`.figures` (it calls the figure's function, kept in a figure module such as
+:mod:`.study_figures`), and its caption ``rules/report/<caption>.rst``; the rules, the report and
+the comparison then pick it up.
 
 This module imports nothing heavy: the Snakefile reads it at parse time.
 """
@@ -45,7 +47,7 @@ class ResultTable:
 class FigureSpec:
     """One figure (or, with ``{depth}`` in its stem, one per hidden depth of the grid).
 
-    ``draw`` names the function of :mod:`localregions.reporting.figures` that draws it, called as
+    ``draw`` names the adapter of :mod:`localregions.reporting.figures` that draws it, called as
     ``draw(tables, radius=, norm=, depth=)`` with the result tables by name (those of ``tables``
     that the experiment makes), the experiment's radius and norm and, for a per-depth figure, its
     depth; ``title`` is the line the Markdown report lists it by.
