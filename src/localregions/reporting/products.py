@@ -17,7 +17,7 @@ __all__ = ["ResultTable", "FigureSpec", "RESULT_TABLES", "FIGURES", "STUDIES", "
            "caption_file"]
 
 #: The optional studies an experiment may run beside the paper's (``Experiment.studies``).
-STUDIES = ("radius_sweep", "tightness", "methods", "variants")
+STUDIES = ("radius_sweep", "tightness", "methods", "variants", "slices")
 
 
 @dataclass(frozen=True)
@@ -40,14 +40,17 @@ class FigureSpec:
     ``draw`` names the function of :mod:`localregions.reporting.figures` that draws it, called as
     ``draw(tables, radius=, norm=, depth=)`` with the result tables by name (those of ``tables``
     that the experiment makes), the experiment's radius and norm and, for a per-depth figure, its
-    depth; ``title`` is the line the Markdown report lists it by.
+    depth; ``title`` is the line the Markdown report lists it by.  ``rule`` is the rule that draws
+    it: ``figures`` (from the tables, with ``draw``), or a rule of its own that draws it from
+    other inputs (``slices``: from the checkpoints; ``draw`` and ``tables`` are then unused).
     """
 
     stem: str
     title: str
-    draw: str
+    draw: str | None
     tables: tuple[str, ...]
     study: str | None = None
+    rule: str = "figures"
 
     @property
     def caption(self) -> str:
@@ -64,6 +67,7 @@ RESULT_TABLES = (
     ResultTable("tightness", study="tightness"),
     ResultTable("methods", study="methods"),
     ResultTable("variant_claims", study="variants"),
+    ResultTable("slices", study="slices"),
 )
 
 FIGURES = (
@@ -79,6 +83,8 @@ FIGURES = (
                "draw_methods", ("methods", "tightness"), study="methods"),
     FigureSpec("variant_claims", "The paper's observations under each unspecified choice", "draw_variant_claims",
                ("variant_claims",), study="variants"),
+    FigureSpec("slices_depth{depth}", "Exact 2-D slices of the linear regions through a training, a testing and a random "
+               "point, {depth} hidden layers, before and after training", None, (), study="slices", rule="slices"),
 )
 
 

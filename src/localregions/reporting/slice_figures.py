@@ -56,7 +56,7 @@ __all__ = ["PLANES", "SlicePoint", "SlicePanel", "nearest_others", "figure_plane
 PLANES = ("gradient", "points", "random")
 # The zoom reaches a little past the centre's own region boundary in the plane, but shows at least
 # ZOOM_MIN_RADII radii (the disc fills the view) and at most ZOOM_MAX_RADII (the disc stays visible).
-ZOOM_MIN_RADII, ZOOM_MAX_RADII, ZOOM_PAST_BOUNDARY = 3.0, 25.0, 1.3
+ZOOM_MIN_RADII, ZOOM_MAX_RADII, ZOOM_PAST_BOUNDARY = 3.0, 10.0, 1.3
 # The wide view shows the marked points and the decision boundary's distance with this margin.
 WIDE_MARGIN = 1.2
 # A data point this close to a plane (relative to its distance from the centre) lies in it and is marked.
@@ -330,6 +330,9 @@ def slice_grid_figure(panels: Sequence[Sequence[SlicePanel]], row_labels: Sequen
     figure.suptitle(title or "Linear regions on a plane through each point (the same plane in every row)",
                     fontsize=12)
     figure.legend(handles=_legend_handles(radius), loc="outside lower center", ncols=6, fontsize=9, frameon=False)
+    # Lay the many panels out once, not again for each file written (the layout cost as much as the drawing).
+    figure.draw_without_rendering()
+    figure.set_layout_engine("none")
     return figure
 
 
