@@ -22,6 +22,7 @@ scale; :func:`slice_grid_figure` draws the panels (a row per network, two column
 from __future__ import annotations
 
 import hashlib
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,6 +60,7 @@ PLANES = ("gradient", "points", "random")
 ZOOM_MIN_RADII, ZOOM_MAX_RADII, ZOOM_PAST_BOUNDARY = 3.0, 10.0, 1.3
 # The wide view shows the marked points and the decision boundary's distance with this margin.
 WIDE_MARGIN = 1.2
+BOUNDARY_REACH = 3.0
 # A data point this close to a plane (relative to its distance from the centre) lies in it and is marked.
 IN_PLANE = 1e-9
 
@@ -139,14 +141,20 @@ def _marks(plane: SlicePlane, point: SlicePoint) -> tuple:
 
 
 def _wide_half_width(network, plane: SlicePlane, marks, radius: float) -> float:
-    """Half-width of the wide view: the marked points and the decision boundary, were the logit affine."""
+    """Half-width of the wide view: the marked points and the decision boundary, were the logit affine.
+
+    A decision boundary more than ``BOUNDARY_REACH`` times as far as the farthest marked point is left
+    out of view (at the scale of the data it would show thousands of regions far from any of it).
+    """
     distances = [float(np.max(np.abs(point))) for _, point in marks[1:]]
     try:
         margin, gradient = decision_margin(network, plane.center)
     except ValueError:  # no output layer: no decision boundary to show
         margin, gradient = 0.0, np.zeros(1)
     if np.any(gradient):
-        distances.append(abs(margin) / float(np.linalg.norm(gradient)))
+        boundary = abs(margin) / float(np.linalg.norm(gradient))
+        if not distances or boundary <= BOUNDARY_REACH * max(distances):
+            distances.append(boundary)
     return WIDE_MARGIN * max([*distances, 4.0 * ZOOM_MIN_RADII * radius])
 
 
@@ -257,8 +265,9 @@ def draw_slice(axes, partition: SlicePartition, *, radius: float | None = None,
     zoom_box : float, optional
         Half-width of a square drawn around the centre (where a zoomed panel looks).
     """
+    # Thousands of regions: thinner edges, or the edges hide the regions.
     axes.add_collection(PolyCollection(partition.polygons(), facecolors=_pattern_colours(partition.patterns),
-                                       edgecolors="0.35", linewidths=0.4))
+                                       edgecolors="0.35", linewidths=0.4 if len(partition) < 2000 else 0.15))
     if len(partition.boundary):
         axes.add_collection(LineCollection(partition.boundary, colors="black", linewidths=2.0))
     s_min, s_max, t_min, t_max = partition.window
@@ -326,10 +335,12 @@ def slice_grid_figure(panels: Sequence[Sequence[SlicePanel]], row_labels: Sequen
             if row == len(panels) - 1:
                 for axes in (wide, zoom):
                     axes.set_xlabel(f"s ({units})", fontsize=8)
-        grid[row, 0].set_ylabel(f"{label}\nt ({units})", fontsize=10)
-    figure.suptitle(title or "Linear regions on a plane through each point (the same plane in every row)",
-                    fontsize=12)
-    figure.legend(handles=_legend_handles(radius), loc="outside lower center", ncols=6, fontsize=9, frameon=False)
+        grid[row, 0].set_ylabel(f"{label}\nt ({units})" if label else f"t ({units})", fontsize=10)
+    title = title or "Linear regions on a plane through each point (the same plane in every row)"
+    width = int(11 * (3.1 * columns + 0.4))  # characters of a 12-point line across the figure
+    figure.suptitle("\n".join(textwrap.fill(line, width) for line in title.split("\n")), fontsize=12)
+    figure.legend(handles=_legend_handles(radius), loc="outside lower center", ncols=6 if columns >= 4 else 2,
+                  fontsize=9, frameon=False)
     # Lay the many panels out once, not again for each file written (the layout cost as much as the drawing).
     figure.draw_without_rendering()
     figure.set_layout_engine("none")
@@ -351,10 +362,10 @@ def render_slice(network, point, radius: float, path: str | Path, *, neighbours:
     point = SlicePoint("point", torch.as_tensor(point, dtype=torch.float64), others)
     ((panel,),) = slice_panels([network], [point], radius, plane=plane, seed=seed, window=window,
                                max_regions=max_regions)
-    described = {"gradient": "the output's gradient and the direction to the nearest other point",
-                 "points": "the directions to the two nearest other points",
-                 "random": f"two random directions (seed {seed})"}[plane]
-    figure = slice_grid_figure([[panel]], ["the network"], ["the point"], radius,
+    described = {"gradient": "the output's gradient and the direction to another data point",
+                 "points": "the directions to two other data points",
+                 "random": f"two random directions (seed {seed})"}.get(plane, plane)
+    figure = slice_grid_figure([[panel]], [""], ["the point"], radius,
                                title=f"Linear regions on the plane through the point spanned by {described}")
     path = Path(path)
     with atomic_path(path) as temporary:
