@@ -221,3 +221,25 @@ def test_slice_errors_are_one_line_with_exit_code_2(files, capsys):
     np.save(folder / "wide.npy", np.zeros((4, 35)))
     assert "shape (4, 35)" in _error(capsys, ["slice", model, str(folder / "wide.npy"), *common])
     assert not (folder / "s.png").exists()
+
+
+def test_the_readme_slice_examples_run(tmp_path, monkeypatch, capsys):
+    """The README's ``localregions slice`` line (after its ``slice-example`` marker) on the files of the command-line
+    example, and its Python block (after ``slice-python``)."""
+    import re
+    import shlex
+
+    text = (REPO / "README.md").read_text()
+    python = re.search(r"```python\n(.*?)```", text[text.index("<!-- cli-example"):], re.S).group(1)
+    line = re.search(r"```bash\n(.*?)```", text[text.index("<!-- slice-example"):], re.S).group(1).strip()
+    monkeypatch.chdir(tmp_path)
+    exec(compile(python, "README.md", "exec"), {})
+    command = shlex.split(line)
+    assert command[:2] == ["localregions", "slice"] and main(command[1:]) == 0
+    assert (tmp_path / "slice.png").read_bytes()[:4] == b"\x89PNG"
+    (row,) = _rows(tmp_path / "slice.csv")
+    assert f"meets {row['disc_regions']} regions" in capsys.readouterr().out
+    namespace = {}
+    exec(compile(re.search(r"```python\n(.*?)```", text[text.index("<!-- slice-python"):], re.S).group(1), "README.md",
+                 "exec"), namespace)
+    assert len(namespace["partition"]) >= 1

@@ -27,6 +27,8 @@ PLANE_WORDS = {
     "random": "spanned by two random directions (the same plane in every row)",
 }
 UNITS = {"raw": "grey levels", "unit": "0-1 units"}
+# Two dozen panels of thousands of coloured polygons: at 150 dpi each PNG is over 2 MB, at 100 dpi half that.
+FIGURE_DPI = 100
 
 
 def _points(point_sets: str, datasets: list[str], index: int) -> list:
@@ -95,6 +97,6 @@ def slices(*, runs: list[str], point_sets: str, table: str, figures: list[str], 
                  f"{PLANE_WORDS[plane]}")
         figure = slice_grid_figure(panels, labels, [point.label for point in points], radius, title=title,
                                    units=UNITS.get(scale, "input units"))
-        save_figure(figure, stems[depth])
+        save_figure(figure, stems[depth], dpi=FIGURE_DPI)
         log.info("depth %d: %d networks x %d points sliced", depth, len(drawn), len(points))
     write_csv(pd.DataFrame(rows), table)
