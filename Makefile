@@ -9,7 +9,7 @@ EXPERIMENT ?= figure3
 SNAKEMAKE_ARGS ?=
 STAMP := $(VENV)/.installed
 
-.PHONY: install lock reproduce reference test test-network test-slurm test-all mutate bench clean
+.PHONY: install lock reproduce reference test test-network test-slurm test-crosscpu test-all mutate bench clean
 
 # Every package at the version requirements.lock pins; then the project itself, without resolving again.
 $(STAMP): requirements.lock pyproject.toml
@@ -45,6 +45,13 @@ test-network: install
 # Installs Debian's SLURM and munge, starts a one-node cluster, runs the smoke pipeline through it.
 test-slurm: install
 	$(BIN)/python -m pytest -m slurm
+
+# Installs Debian's qemu-user, then trains, bounds and summarises under an emulated CPU (AVX2, no AVX-512):
+# the pinned numerics give this machine's bytes there (tests/test_numerics.py).
+test-crosscpu: install
+	command -v qemu-x86_64 >/dev/null || (apt-get install -y --no-install-recommends qemu-user >/dev/null \
+		|| (apt-get update >/dev/null && apt-get install -y --no-install-recommends qemu-user >/dev/null))
+	$(BIN)/python -m pytest -m crosscpu
 
 test-all: install
 	$(BIN)/python -m pytest -m ''

@@ -12,6 +12,12 @@ from snakemake.utils import min_version, validate
 
 min_version("9.0")
 
+# One CPU code path for every job (MKL, torch, numpy, OpenBLAS): results are the same bytes on any
+# x86-64 CPU. Set before any job starts; each job checks it (localregions.pipeline.numerics).
+from localregions.pipeline.numerics import pin_environment
+
+pin_environment()
+
 
 validate(config, "rules/schemas/config.schema.yaml")
 

@@ -33,8 +33,8 @@ rule compare:
         experiment=MAIN.id,
         # Named in the verdict's text only (no file is read through it).
         reference_dir=lambda wildcards: MAIN.layout.reference_dir,
-        rtol=MAIN.settings.reference.rtol,
-        atol=MAIN.settings.reference.atol,
+        # When a number agrees with its reference (rounding, a fraction of a seed standard error).
+        reference=asdict(MAIN.settings.reference),
     log:
         MAIN.layout.log("compare"),
     benchmark:

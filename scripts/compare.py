@@ -8,5 +8,4 @@ with rule_step(snakemake):
     compare(tables=list(snakemake.input.tables), references=list(snakemake.input.references),
             figures=list(snakemake.input.figures), reference_figures=list(snakemake.input.reference_figures),
             reference_dir=setting(snakemake, "reference_dir"), output=snakemake.output.comparison,
-            experiment=setting(snakemake, "experiment"), rtol=setting(snakemake, "rtol"),
-            atol=setting(snakemake, "atol"))
+            experiment=setting(snakemake, "experiment"), reference=setting(snakemake, "reference"))

@@ -15,25 +15,42 @@ from localregions.experiment.storage import write_csv
 from localregions.pipeline.layout import Layout
 from localregions.pipeline.settings import PathsConfig
 from localregions.reporting.comparison import (
+    Tolerance,
     compare_tables,
     compare_with_reference,
     headline_of,
     matches,
+    outcome_of,
     refresh_reference,
 )
 
 
+SEEDS = [0, 1, 2, 3, 4]
+
+
 def summary():
-    return pd.DataFrame({"depth": [2, 2, 3, 3], "dataset": ["train", "test", "train", "test"],
-                         "value": [1.0, 2.5, -3.0, 1e-12], "complete": [True, False, True, True],
-                         "distance": [0.5, np.nan, np.inf, 2.0]})
+    """A per-seed table in the layout of summary.csv: two settings x five seeds, a count and a float column."""
+    rows = []
+    for depth in (2, 3):
+        for seed in SEEDS:
+            rows.append({"depth": depth, "lr": 0.02, "seed": seed, "epoch": 20, "dataset": "train", "radius": 0.4,
+                         "norm": "l2", "single_region_points": 800 + 10 * seed + depth,
+                         "mean_log2_bound": 0.25 + 0.01 * seed * depth, "note": "ok"})
+    return pd.DataFrame(rows)
 
 
 def runs():
-    return pd.DataFrame({"seed": [0, 1], "status": ["ok", "diverged"], "accuracy": [0.9, np.nan]})
+    return pd.DataFrame({"model": ["mlp2"] * 5, "depth": [2] * 5, "lr": [0.02] * 5, "seed": SEEDS,
+                         "status": ["ok", "ok", "ok", "ok", "diverged"], "final_test_accuracy": [0.9, 0.91, 0.92, 0.95, np.nan]})
 
 
-def compare(tmp_path, fresh, reference, figures=None, rtol=1e-6, atol=1e-9):
+def claims(effect=0.3, low=0.1, high=0.5, p=0.004, verdict="holds", n_seeds=10):
+    return pd.DataFrame({"trajectory": ["paper"], "depth": [2], "lr": [0.02], "claim": [1], "verdict": [verdict],
+                         "part1_effect": [effect], "part1_ci_low": [low], "part1_ci_high": [high], "part1_p": [p],
+                         "confidence": [0.95], "n_seeds": [n_seeds]})
+
+
+def compare(tmp_path, fresh, reference, figures=None, tolerance=Tolerance()):
     """Write the tables (name -> DataFrame, or None for no file), compare, return (outcome, comparison.md)."""
     pairs = {}
     for name in sorted(set(fresh) | set(reference)):
@@ -43,111 +60,177 @@ def compare(tmp_path, fresh, reference, figures=None, rtol=1e-6, atol=1e-9):
                 write_csv(frame, path)
     output = tmp_path / "results" / "comparison.md"
     outcome = compare_with_reference(pairs, figures or {}, experiment="smoke", reference_dir=tmp_path / "reference",
-                                     rtol=rtol, atol=atol, output=output)
+                                     tolerance=tolerance, output=output)
     return outcome, output.read_text()
 
 
 def _result_of(text, table):
-    (row,) = [line for line in text.splitlines() if line.startswith(f"| `{table}` |")]
+    """The table's result in the first table of comparison.md (one row per table)."""
+    overview = text.split("\n## ")[0]
+    (row,) = [line for line in overview.splitlines() if line.startswith(f"| `{table}` |")]
     return row.split(" | ")[1]
 
 
-def _column_rows(text, table):
-    """The per-column rows of one table: column -> (largest absolute, largest relative, cells out)."""
-    if f"## `{table}`: per column" not in text:
-        return {}
-    block = text.split(f"## `{table}`: per column", 1)[1].split("\n## ", 1)[0]
-    rows = [line.strip("| ").split(" | ") for line in block.splitlines() if line.startswith("| ")][1:]
-    return {row[0]: tuple(row[1:]) for row in rows}
+def _seed_se(frame, column, depth):
+    values = frame.loc[frame["depth"] == depth, column]
+    return values.std(ddof=1) / np.sqrt(len(values))
 
 
-# ---------------------------------------------------------------------------------------------- compare_with_reference
+# ---------------------------------------------------------------------------------------------- the three outcomes
 
 
-def test_identical_bytes_match(tmp_path):
+def test_identical_bytes_are_identical(tmp_path):
     outcome, text = compare(tmp_path, {"summary": summary(), "runs": runs()}, {"summary": summary(), "runs": runs()})
-    assert outcome.matches
-    assert outcome.headline.startswith("Verdict: matches the reference")
-    assert "2 tables compared, 2 identical in bytes" in outcome.headline
+    assert outcome.result == "identical" and outcome.matches
+    assert outcome.headline.startswith("Verdict: identical to the reference")
     assert _result_of(text, "summary") == _result_of(text, "runs") == "identical"
-    assert headline_of(tmp_path / "results" / "comparison.md") == outcome.headline
-    assert matches(tmp_path / "results" / "comparison.md")
+    path = tmp_path / "results" / "comparison.md"
+    assert headline_of(path) == outcome.headline and outcome_of(path) == "identical" and matches(path)
 
 
-def test_a_number_within_the_tolerance_still_matches(tmp_path):
+def test_a_one_ulp_change_in_a_float64_table_agrees(tmp_path):
+    # In memory: one unit in the last place of a float64.
     fresh = summary()
-    fresh.loc[1, "value"] = 2.5 * (1 + 4e-7)
+    fresh.loc[3, "mean_log2_bound"] = np.nextafter(fresh.loc[3, "mean_log2_bound"], 1.0)
+    result, cells, _ = compare_tables(fresh, summary(), keys=["depth", "seed"], spread="seeds")
+    assert result == "agrees" and [c["how"] for c in cells] == ["rounding"]
+    # On disk: the tables print 12 significant digits, so rounding shows as one unit in the 12th.
+    outcome, _ = compare(tmp_path, {"summary": summary()}, {"summary": summary()})
+    fresh_csv = tmp_path / "results" / "summary.csv"
+    lines = fresh_csv.read_text().splitlines()
+    assert lines[8].split(",")[8] == "0.31"
+    lines[8] = lines[8].replace(",0.31,", ",0.310000000001,")
+    fresh_csv.write_text("\n".join(lines) + "\n")
+    outcome = compare_with_reference({"summary": (fresh_csv, tmp_path / "reference" / "summary.csv")}, {},
+                                     experiment="smoke", reference_dir=tmp_path / "reference", tolerance=Tolerance(),
+                                     output=tmp_path / "comparison.md")
+    assert outcome.result == "agrees" and matches(tmp_path / "comparison.md")
+    assert "every difference is rounding" in outcome.headline
+    assert "| rounding |" in (tmp_path / "comparison.md").read_text()
+
+
+def test_a_change_within_a_tenth_of_a_seed_standard_error_agrees_and_says_how_far(tmp_path):
+    fresh = summary()
+    se = _seed_se(summary(), "mean_log2_bound", 3)
+    fresh.loc[7, "mean_log2_bound"] += 0.08 * se
     outcome, text = compare(tmp_path, {"summary": fresh}, {"summary": summary()})
-    assert outcome.matches and matches(tmp_path / "results" / "comparison.md")
-    assert _result_of(text, "summary") == "within tolerance"
-    assert "1 tables compared, 0 identical in bytes, the rest within rtol 1e-06" in outcome.headline
-    largest_abs, largest_rel, out = _column_rows(text, "summary")["value"]
-    assert (float(largest_abs), float(largest_rel), out) == (pytest.approx(1e-6, rel=1e-2), pytest.approx(4e-7, rel=1e-2), "0")
+    assert outcome.result == "agrees"
+    assert "largest difference 0.08 seed standard errors" in outcome.headline
+    assert "summary.mean_log2_bound at depth=3, lr=0.02, seed=2, epoch=20, dataset=train" in outcome.headline
+    assert "| seed noise |" in text
 
 
-def test_a_number_beyond_the_tolerance_does_not_match_and_is_named(tmp_path):
-    fresh = summary()
-    fresh.loc[[0, 2], "value"] += 1e-3
+def test_one_seed_moved_by_half_a_standard_error_differs_and_is_named(tmp_path):
+    fresh = summary().astype({"single_region_points": float})
+    se = _seed_se(summary(), "single_region_points", 2)
+    fresh.loc[1, "single_region_points"] += 0.5 * se
     outcome, text = compare(tmp_path, {"summary": fresh, "runs": runs()}, {"summary": summary(), "runs": runs()})
-    assert not outcome.matches and not matches(tmp_path / "results" / "comparison.md")
-    assert "DOES NOT MATCH" in outcome.headline
-    assert "summary differ beyond rtol 1e-06, atol 1e-09" in outcome.headline and "runs" not in outcome.headline
+    assert outcome.result == "differs" and not outcome.matches
+    assert not matches(tmp_path / "results" / "comparison.md")
+    assert outcome.headline.startswith("Verdict: differs from the reference")
+    assert ("summary.single_region_points at depth=2, lr=0.02, seed=1, epoch=20, dataset=train, radius=0.4, norm=l2"
+            in outcome.headline)
+    assert "(0.5 seed standard errors)" in outcome.headline
     assert _result_of(text, "summary") == "differs" and _result_of(text, "runs") == "identical"
-    columns = _column_rows(text, "summary")
-    assert columns["value"][2] == "2"  # two cells out of tolerance
-    assert float(columns["value"][0]) == pytest.approx(1e-3)
-    # Columns that agree exactly are not listed.
-    assert set(columns) == {"value"}
 
 
-def test_a_changed_text_cell_does_not_match(tmp_path):
+def test_a_flipped_verdict_differs(tmp_path):
+    outcome, text = compare(tmp_path, {"claims": claims(verdict="partly")}, {"claims": claims()})
+    assert outcome.result == "differs"
+    assert "claims.verdict at trajectory=paper, depth=2, lr=0.02, claim=1: 'partly' instead of 'holds'" in outcome.headline
+    assert "| text differs | text |" in text
+
+
+def test_a_changed_text_cell_differs(tmp_path):
     fresh = summary()
-    fresh.loc[3, "dataset"] = "random1"
-    outcome, text = compare(tmp_path, {"summary": fresh}, {"summary": summary()})
-    assert not outcome.matches
-    assert _column_rows(text, "summary") == {"dataset": ("-", "-", "1")}
+    fresh.loc[2, "note"] = "collapsed"
+    outcome, _ = compare(tmp_path, {"summary": fresh}, {"summary": summary()})
+    assert outcome.result == "differs" and "summary.note" in outcome.headline
 
 
-def test_a_changed_flag_does_not_match(tmp_path):
-    fresh = summary()
-    fresh.loc[0, "complete"] = False
-    outcome, text = compare(tmp_path, {"summary": fresh}, {"summary": summary()})
-    assert not outcome.matches
-    assert _column_rows(text, "summary") == {"complete": ("-", "-", "1")}
+def test_a_number_whose_seeds_do_not_vary_must_agree_to_rounding():
+    reference = summary().assign(constant=7.0)
+    fresh = reference.assign(constant=[7.0] * 9 + [7.0 + 1e-6])
+    result, cells, _ = compare_tables(fresh, reference, keys=["depth", "seed"], spread="seeds")
+    assert result == "differs" and cells[0]["how"] == "beyond" and cells[0]["in_se"] == np.inf
+
+
+def test_summaries_are_measured_in_their_own_standard_error():
+    reference = pd.DataFrame({"depth": [2], "n_seeds": [10], "x_mean": [1.0], "x_std": [0.5], "x_ci_low": [0.64],
+                              "x_ci_high": [1.36]})
+    se = 0.5 / np.sqrt(10)
+    for shift, expected in ((0.09 * se, "agrees"), (0.2 * se, "differs")):
+        for column in ("x_mean", "x_std", "x_ci_low", "x_ci_high"):
+            fresh = reference.copy()
+            fresh[column] += shift
+            result, cells, _ = compare_tables(fresh, reference, keys=["depth"], spread="summaries")
+            assert result == expected, (column, shift)
+            assert cells[0]["in_se"] == pytest.approx(shift / se)
+
+
+def test_claim_effects_are_measured_in_their_interval_s_standard_error_and_p_values_as_t():
+    from scipy import stats
+
+    reference = claims()
+    se = (0.5 - 0.1) / (2 * stats.t.ppf(0.975, 9))
+    result, cells, _ = compare_tables(claims(effect=0.3 + 0.05 * se), reference,
+                                      keys=["trajectory", "depth", "lr", "claim"], spread="intervals")
+    assert result == "agrees" and cells[0]["in_se"] == pytest.approx(0.05)
+    # p = 0.004 is t = 3.45 on 9 degrees of freedom; the same p from t + 0.3 is 0.3 standard errors away.
+    t = stats.t.isf(0.004, 9)
+    result, cells, _ = compare_tables(claims(p=stats.t.sf(t + 0.3, 9)), reference,
+                                      keys=["trajectory", "depth", "lr", "claim"], spread="intervals")
+    assert result == "differs" and cells[0]["column"] == "part1_p" and cells[0]["in_se"] == pytest.approx(0.3)
+
+
+@settings(max_examples=60, deadline=None)
+@given(share=st.one_of(st.just(0.0), st.floats(1e-6, 3.0)), sign=st.sampled_from([-1.0, 1.0]), row=st.integers(0, 9))
+def test_a_number_agrees_exactly_when_within_the_seed_tolerance(share, sign, row):
+    reference = summary()
+    depth = reference.loc[row, "depth"]
+    se = _seed_se(reference, "mean_log2_bound", depth)
+    fresh = reference.copy()
+    fresh.loc[row, "mean_log2_bound"] += sign * share * se
+    result, cells, _ = compare_tables(fresh, reference, keys=["depth", "seed"], spread="seeds",
+                                      tolerance=Tolerance(seed_se=0.1))
+    if share == 0:
+        assert result == "identical"
+    elif share <= 0.0999:
+        assert result == "agrees", share
+    elif share >= 0.1001:
+        assert result == "differs", share
 
 
 @pytest.mark.parametrize(
     "change, note",
     [
-        (lambda f: f.iloc[:3], "3 rows, the reference has 4"),
-        (lambda f: f.rename(columns={"value": "values"}), "columns differ (new: ['values'], missing: ['value'])"),
-        (lambda f: f[["dataset", "depth", "value", "complete", "distance"]], "column order differs"),
+        (lambda f: f.iloc[:3], "3 rows, the reference has 10"),
+        (lambda f: f.rename(columns={"note": "notes"}), "columns differ (new: ['notes'], missing: ['note'])"),
+        (lambda f: f[list(f.columns[::-1])], "column order differs"),
     ],
 )
-def test_a_table_of_another_shape_does_not_match_and_says_why(tmp_path, change, note):
+def test_a_table_of_another_shape_differs_and_says_why(tmp_path, change, note):
     outcome, text = compare(tmp_path, {"summary": change(summary())}, {"summary": summary()})
-    assert not outcome.matches
-    assert f"| `summary` | differs | {note} |" in text
+    assert outcome.result == "differs"
+    assert f"| `summary` | differs | 0 | 0 | {note} |" in text
 
 
-def test_a_missing_fresh_table_fails(tmp_path):
+def test_a_missing_fresh_table_differs(tmp_path):
     outcome, text = compare(tmp_path, {"summary": summary(), "runs": None}, {"summary": summary(), "runs": runs()})
-    assert not outcome.matches
-    assert "DOES NOT MATCH" in outcome.headline and "runs differ" in outcome.headline
+    assert outcome.result == "differs" and "runs: " in outcome.headline
     assert _result_of(text, "runs") == "missing"
     assert "runs.csv was not produced" in text
 
 
-def test_a_table_new_since_the_reference_passes_and_says_so(tmp_path):
+def test_a_table_the_reference_lacks_differs_and_says_to_refresh(tmp_path):
     outcome, text = compare(tmp_path, {"summary": summary(), "runs": runs()}, {"summary": summary()})
-    assert outcome.matches
-    assert _result_of(text, "runs") == "no reference copy"
-    assert "1 tables compared" in outcome.headline
+    assert outcome.result == "differs"
+    assert _result_of(text, "runs") == "no reference copy" and "make reference" in text
 
 
 def test_no_reference_at_all_passes_and_says_so(tmp_path):
     outcome, text = compare(tmp_path, {"summary": summary()}, {})
-    assert outcome.matches and matches(tmp_path / "results" / "comparison.md")
+    assert outcome.result == "no reference" and matches(tmp_path / "results" / "comparison.md")
     assert outcome.headline == (f"Verdict: no reference for smoke (nothing under {tmp_path / 'reference'}): "
                                 "nothing to compare, passes.")
     assert outcome.headline in text
@@ -164,10 +247,22 @@ def test_figures_are_compared_for_information_only(tmp_path):
                 path.write_bytes(data)
         figures[name] = pair
     outcome, text = compare(tmp_path, {"summary": summary()}, {"summary": summary()}, figures=figures)
-    assert outcome.matches
+    assert outcome.result == "identical"
     assert "| `same.png` | identical bytes |" in text
     assert "| `moved.png` | pixels differ |" in text
     assert "| `new.png` | no reference copy |" in text
+
+
+def test_the_worst_cells_come_first(tmp_path):
+    fresh = summary()
+    se = _seed_se(summary(), "mean_log2_bound", 2)
+    fresh.loc[0, "mean_log2_bound"] += 0.02 * se
+    fresh.loc[1, "mean_log2_bound"] += 0.09 * se
+    fresh.loc[2, "mean_log2_bound"] *= 1 + 3e-12  # rounding, as it shows in a table of 12 digits
+    _, text = compare(tmp_path, {"summary": fresh}, {"summary": summary()})
+    rows = [line for line in text.split("worst first")[1].split("## Per column")[0].splitlines()
+            if line.startswith("| `summary`")]
+    assert ["seed=1" in rows[0], "seed=0" in rows[1], "| rounding |" in rows[2]] == [True, True, True]
 
 
 def test_headline_of_a_file_without_a_verdict_names_the_file(tmp_path):
@@ -179,44 +274,19 @@ def test_headline_of_a_file_without_a_verdict_names_the_file(tmp_path):
         matches(path)
 
 
-# ---------------------------------------------------------------------------------------------- compare_tables
-
-
-def _column(fresh, reference, rtol=1e-6, atol=1e-9):
-    ok, columns, note = compare_tables(pd.DataFrame({"x": fresh}), pd.DataFrame({"x": reference}), rtol=rtol, atol=atol)
-    return ok, columns[0]
-
-
 def test_nan_and_infinities_agree_with_themselves_only():
-    ok, column = _column([np.nan, np.inf, -np.inf, 1.0], [np.nan, np.inf, -np.inf, 1.0])
-    assert ok and column["mismatches"] == 0 and column["max_abs"] == 0.0
-    for fresh, reference in (([np.nan], [1.0]), ([1.0], [np.nan]), ([np.inf], [-np.inf]), ([np.inf], [1e308]),
-                             ([np.inf], [np.nan])):
-        ok, column = _column(fresh, reference)
-        assert not ok and column["mismatches"] == 1, (fresh, reference)
-        # The largest difference says how far: infinitely, not NaN (which would read as no difference).
-        assert column["max_abs"] == column["max_rel"] == np.inf, (fresh, reference)
-    ok, column = _column([np.nan, 1.001], [1.0, 1.0])
-    assert column["mismatches"] == 2 and column["max_abs"] == np.inf
+    for fresh, reference in (([np.nan], [1.0]), ([1.0], [np.nan]), ([np.inf], [-np.inf]), ([np.inf], [1e308])):
+        result, cells, _ = compare_tables(pd.DataFrame({"x": fresh}), pd.DataFrame({"x": reference}))
+        assert result == "differs" and cells[0]["abs"] == np.inf, (fresh, reference)
+    result, _, _ = compare_tables(pd.DataFrame({"x": [np.nan, np.inf]}), pd.DataFrame({"x": [np.nan, np.inf]}))
+    assert result == "identical"
 
 
-def test_the_tolerance_is_relative_to_the_reference():
-    # |1.5 - 1| = 0.5: within 0.4 |fresh| = 0.6 but not within 0.4 |reference| = 0.4.
-    assert not _column([1.5], [1.0], rtol=0.4, atol=0.0)[0]
-    assert _column([1.0], [1.5], rtol=0.4, atol=0.0)[0]
-    # atol alone covers numbers near zero.
-    assert _column([1e-10], [0.0], rtol=0.0, atol=1e-9)[0]
-    assert not _column([1e-8], [0.0], rtol=0.0, atol=1e-9)[0]
-
-
-@settings(max_examples=80, deadline=None)
-@given(reference=st.floats(-1e6, 1e6).filter(lambda v: abs(v) > 1e-3), share=st.floats(0.0, 0.9),
-       sign=st.sampled_from([-1.0, 1.0]))
-def test_a_number_agrees_exactly_when_inside_atol_plus_rtol_times_the_reference(reference, share, sign):
-    rtol, atol = 1e-4, 1e-9
-    allowed = atol + rtol * abs(reference)
-    assert _column([reference + sign * share * allowed], [reference], rtol=rtol, atol=atol)[0]
-    assert not _column([reference + sign * (1.2 + share) * allowed], [reference], rtol=rtol, atol=atol)[0]
+def test_an_unknown_spread_or_key_is_refused_by_name():
+    with pytest.raises(ValueError, match="spread must be one of"):
+        compare_tables(summary(), summary(), spread="seed")
+    with pytest.raises(ValueError, match=r"keys \['replica'\] are not columns"):
+        compare_tables(summary(), summary(), keys=["replica"])
 
 
 # ---------------------------------------------------------------------------------------------- refresh_reference

@@ -3,7 +3,7 @@
 Commands::
 
     show [OVERRIDES...]          print the composed settings, per-model ones included
-    check-comparison FILE        exit 1 unless FILE (a comparison.md) says the run matches its reference
+    check-comparison FILE        print FILE's (a comparison.md) outcome; exit 1 only if it is `differs`
     refresh-reference [OVERRIDES...]
                                  copy the experiment's finished results into reference/<name>/ (on purpose)
 

@@ -24,6 +24,7 @@ from dataclasses import fields, is_dataclass
 from pathlib import Path
 
 from ..experiment.specs import PointSetSpec
+from .numerics import enter_portable_numerics
 from .settings import GridJob, ModelConfig, section_types
 
 __all__ = ["rule_step", "setting", "RECORD_READS"]
@@ -101,6 +102,7 @@ def rule_step(snakemake):
     experiment = wildcards.pop("name", None) or getattr(snakemake.params, "experiment", "-")
     log.info("%s for %s: %s", snakemake.rule, experiment, json.dumps(wildcards, sort_keys=True) if wildcards else "-")
     started = time.perf_counter()
+    enter_portable_numerics()
     yield
     log.info("%s done in %.1f s", snakemake.rule, time.perf_counter() - started)
     folder = os.environ.get(RECORD_READS)

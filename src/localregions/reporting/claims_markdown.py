@@ -327,7 +327,7 @@ def claims_section(summary: pd.DataFrame, *, radius: float, norm: str | None = N
             for record in CLAIMS:
                 a = indexed["trajectory"].loc[(depth, lr, record.number)]
                 b = indexed["with-epoch-0"].loc[(depth, lr, record.number)]
-                if (a.verdict, a.finding) != (b.verdict, b.finding):
+                if verdict_text(a) != verdict_text(b):  # what a reader sees in the cell
                     changes.append(
                         f"({record.number}) at depth {depth}, lr {format_lr(lr)}: {verdict_text(a)} ({a.finding}) "
                         f"→ {verdict_text(b)} ({b.finding})"

@@ -22,10 +22,18 @@ STUDIES = ("radius_sweep", "tightness", "methods", "variants", "slices")
 
 @dataclass(frozen=True)
 class ResultTable:
-    """One CSV of ``<results>/<name>/``: made by every experiment (``study=None``) or by one study."""
+    """One CSV of ``<results>/<name>/``: made by every experiment (``study=None``) or by one study.
+
+    ``keys`` are the columns that say what a row is, and ``spread`` how the comparison with the
+    reference finds the seed-to-seed standard error of its numbers (:mod:`.comparison`): ``seeds``
+    (one row per seed, ``seed`` among the keys), ``summaries`` (``<x>_std`` and ``n_seeds``
+    columns), ``intervals`` (claim parts with t intervals) or None (numbers must agree to rounding).
+    """
 
     name: str
     study: str | None = None
+    keys: tuple[str, ...] = ()
+    spread: str | None = None
 
     @property
     def caption(self) -> str:
@@ -58,16 +66,21 @@ class FigureSpec:
         return f"report/{self.stem.replace('{depth}', '')}.rst"
 
 
+_SEED_ROW = ("depth", "lr", "seed", "epoch", "dataset")
+_BALL = ("scale", "depth", "lr", "seed", "epoch", "dataset", "point", "radius", "norm")
+
 RESULT_TABLES = (
-    ResultTable("summary"),
-    ResultTable("summary_by_setting"),
-    ResultTable("runs"),
-    ResultTable("claims"),
-    ResultTable("radius_sweep", study="radius_sweep"),
-    ResultTable("tightness", study="tightness"),
-    ResultTable("methods", study="methods"),
-    ResultTable("variant_claims", study="variants"),
-    ResultTable("slices", study="slices"),
+    ResultTable("summary", keys=_SEED_ROW + ("radius", "norm"), spread="seeds"),
+    ResultTable("summary_by_setting", keys=("depth", "lr", "epoch", "dataset", "radius", "norm"), spread="summaries"),
+    ResultTable("runs", keys=("model", "depth", "lr", "seed"), spread="seeds"),
+    ResultTable("claims", keys=("trajectory", "depth", "lr", "claim"), spread="intervals"),
+    ResultTable("radius_sweep", study="radius_sweep", keys=_SEED_ROW + ("radius", "norm"), spread="seeds"),
+    ResultTable("tightness", study="tightness", keys=_BALL, spread="seeds"),
+    ResultTable("methods", study="methods", keys=_BALL + ("method",), spread="seeds"),
+    ResultTable("variant_claims", study="variants", keys=("variant", "trajectory", "depth", "lr", "claim"),
+                spread="intervals"),
+    # One seed: no seed-to-seed spread to measure a difference by, so the numbers must agree to rounding.
+    ResultTable("slices", study="slices", keys=("depth", "lr", "seed", "epoch", "dataset", "point", "plane", "radius")),
 )
 
 FIGURES = (

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from ..settings import ReferenceConfig
+
 __all__ = ["figures", "compare", "report"]
 
 log = logging.getLogger(__name__)
@@ -23,16 +25,21 @@ def figures(*, tables: list[str], outputs: list[str], radius: float, norm: str) 
 
 
 def compare(*, tables: list[str], references: list[str], figures: list[str], reference_figures: list[str],
-            reference_dir: str, output: str, experiment: str, rtol: float, atol: float) -> None:
-    """Hold each fresh table (and, for information, each PNG figure) against its reference copy of the same name."""
-    from ...reporting.comparison import compare_with_reference
+            reference_dir: str, output: str, experiment: str, reference: ReferenceConfig) -> None:
+    """Hold each fresh table (and, for information, each PNG figure) against its reference copy of the same name.
+
+    The outcome (identical, agrees or differs) goes into ``output``, the job's log and, through the
+    Snakefile's ``onsuccess``, the end of the run's output.
+    """
+    from ...reporting.comparison import Tolerance, compare_with_reference
 
     held, figure_copies = _by_name(references), _by_name(reference_figures)
     pairs = {name: (path, held.get(name)) for name, path in _by_name(tables).items()}
     figure_pairs = {Path(path).name: (path, figure_copies[name]) for name, path in _by_name(figures).items()
                     if name in figure_copies}
-    outcome = compare_with_reference(pairs, figure_pairs, experiment=experiment, reference_dir=reference_dir, rtol=rtol,
-                                     atol=atol, output=output)
+    outcome = compare_with_reference(pairs, figure_pairs, experiment=experiment, reference_dir=reference_dir,
+                                     tolerance=Tolerance(reference.rtol, reference.atol, reference.seed_se),
+                                     output=output)
     # The line the end of a run shows (the Snakefile's onsuccess prints it too).
     log.info("%s", outcome.headline)
 
