@@ -59,7 +59,7 @@ def test_the_configs_shown_at_the_top_level_are_the_packages():
         ("paths.results=", r"config key paths\.results must be a non-empty path"),
         ("slices.plane=pca", r"config key slices\.plane must be one of \['gradient', 'points', 'random'\], got 'pca'"),
         ("slices.datasets=[train,valid]", r"config key slices\.datasets entries must be among"),
-        ("slices.seed=10", r"config key slices\.seed must be one of grid\.seeds=\[0, 1, .*, 9\], got 10"),
+        ("slices.seed=10", r"config key slices\.seed must be one of grid\.seeds=\[0, 1, .*, 9\] or null, got 10"),
         ("slices.window=0.1", r"config key slices\.window must be at least bounds\.radius=0\.4"),
     ],
 )

@@ -341,12 +341,13 @@ class MethodsConfig:
 class SlicesConfig:
     """Exact 2-D slices of the regions through one point of each set, before and after training (rule ``slices``).
 
-    For every (model, lr) of the grid, the run of grid seed ``seed`` at its first and last
-    checkpoints; the ball's disc has radius ``bounds.radius`` (an L2 disc, whatever ``bounds.norm``).
+    For every (model, lr) of the grid, the run of grid seed ``seed`` (null: the first of
+    ``grid.seeds``) at its first and last checkpoints; the ball's disc has radius
+    ``bounds.radius`` (an L2 disc, whatever ``bounds.norm``).
     """
 
     enabled: bool = False
-    seed: int = 0
+    seed: Optional[int] = None
     # One point of each set, side by side: the point at index ``point`` of each.
     datasets: list[str] = field(default_factory=lambda: ["train", "test", "random1"])
     point: int = 0
@@ -359,7 +360,8 @@ class SlicesConfig:
     max_regions: int = 100_000
 
     def __post_init__(self) -> None:
-        _require(self.seed >= 0, "slices.seed", "must be a grid seed (an integer >= 0)", self.seed)
+        if self.seed is not None:
+            _require(self.seed >= 0, "slices.seed", "must be a grid seed (an integer >= 0) or null", self.seed)
         _require(len(self.datasets) >= 1, "slices.datasets", "must name at least one dataset", list(self.datasets))
         for name in self.datasets:
             _require(name in DATASET_NAMES, "slices.datasets", f"entries must be among {list(DATASET_NAMES)}", name)
@@ -444,8 +446,8 @@ class Config:
                 variant,
             )
         if self.slices.enabled:
-            _require(self.slices.seed in self.grid.seeds, "slices.seed", f"must be one of grid.seeds={list(self.grid.seeds)}",
-                     self.slices.seed)
+            _require(self.slices.seed is None or self.slices.seed in self.grid.seeds, "slices.seed",
+                     f"must be one of grid.seeds={list(self.grid.seeds)} or null", self.slices.seed)
             _require(self.slices.window is None or self.slices.window >= self.bounds.radius, "slices.window",
                      f"must be at least bounds.radius={self.bounds.radius} (the disc must fit the view)", self.slices.window)
 

@@ -1,10 +1,11 @@
 """checkpoints -> exact 2-D slices of the linear regions through one point of each set (rule ``slices``).
 
-For every (model, lr) of the grid, the run of grid seed ``slices.seed`` before training (its first
-checkpoint) and after (its last), on a plane through one point of each of ``slices.datasets``:
-one figure per hidden depth (a row per learning rate and epoch, a wide view and a zoom around
-the ball per point) and one table of what each panel shows (the regions meeting the ball's disc,
-the regions in the zoom and in the wide view, whether the decision boundary crosses the disc).
+For every (model, lr) of the grid, the run of grid seed ``slices.seed`` (by default the first)
+before training (its first checkpoint) and after (its last), on a plane through one point of each
+of ``slices.datasets``: one figure per hidden depth (a row per learning rate and epoch, a wide view
+and a zoom around the ball per point) and one table of what each panel shows (the regions meeting
+the ball's disc, the regions in the zoom and in the wide view, whether the decision boundary
+crosses the disc).
 """
 
 from __future__ import annotations
@@ -45,23 +46,29 @@ def _points(point_sets: str, datasets: list[str], index: int) -> list:
     return points
 
 
-def _networks(jobs: list[GridJob], runs: list[str], seed: int) -> list[tuple[GridJob, int, object]]:
-    """(job, epoch, network) for the first and last checkpoints of ``seed`` in every job; runs that failed are left out."""
+def _networks(jobs: list[GridJob], runs: list[str], seed: int | None) -> list[tuple[GridJob, int, int, object]]:
+    """(job, seed, epoch, network) for the first and last checkpoints of ``seed`` (None: each job's first seed) in
+    every job; runs that failed are left out."""
     from ...experiment.run_files import TrainingJob
 
     networks = []
     for job, manifest in zip(jobs, runs, strict=True):
+        run_seed = job.seeds[0] if seed is None else seed
+        if run_seed not in job.seeds:
+            raise ValueError(f"slices.seed={seed} is not among the seeds {list(job.seeds)} of the grid")
         training = TrainingJob.read(manifest)
-        status = training.seed_runs([seed])[0].status
+        status = training.seed_runs([run_seed])[0].status
         if status != "ok":
-            log.warning("%s %s: no slice of it", run_id(job.model, job.lr, seed), status)
+            log.warning("%s %s: no slice of it", run_id(job.model, job.lr, run_seed), status)
             continue
-        networks += [(job, epoch, model) for _, epoch, model in training.networks([seed], ends=True)]
+        loaded = [(job, run_seed, epoch, model) for _, epoch, model in training.networks([run_seed], ends=True)]
+        log.info("%s: epochs %s", run_id(job.model, job.lr, run_seed), [epoch for _, _, epoch, _ in loaded])
+        networks += loaded
     return networks
 
 
 def slices(*, runs: list[str], point_sets: str, table: str, figures: list[str], jobs: list[GridJob], radius: float,
-           scale: str, seed: int, datasets: list[str], point: int, plane: str, plane_seed: int, window: float | None,
+           scale: str, seed: int | None, datasets: list[str], point: int, plane: str, plane_seed: int, window: float | None,
            max_regions: int, runtime: RuntimeConfig) -> None:
     """The slice figures (PNG and PDF per depth, ``figures``) and their numbers (``table``) of the grid's networks.
 
@@ -69,6 +76,7 @@ def slices(*, runs: list[str], point_sets: str, table: str, figures: list[str], 
     others are the ``slices`` settings (:class:`~localregions.pipeline.settings.SlicesConfig`).
     """
     import pandas as pd
+    from matplotlib.figure import Figure
 
     from ...experiment.storage import write_csv
     from ...reporting.figures import save_figure
@@ -82,18 +90,24 @@ def slices(*, runs: list[str], point_sets: str, table: str, figures: list[str], 
     stems = {figure_spec(Path(path).stem)[1]: Path(path).with_suffix("") for path in figures}
     rows = []
     for depth in sorted({job.depth for job in jobs}):
-        drawn = [(job, epoch, model) for job, epoch, model in networks if job.depth == depth]
-        last = {job.lr: index for index, (job, _, _) in enumerate(drawn)}  # a job's after-training network
-        panels = slice_panels([model for _, _, model in drawn], points, radius, plane=plane,
-                              plane_networks=[last[job.lr] for job, _, _ in drawn], seed=plane_seed, window=window,
+        drawn = [network for network in networks if network[0].depth == depth]
+        if not drawn:  # every run of this depth failed: the figure says so
+            figure = Figure(figsize=(6, 1.5))
+            figure.text(0.5, 0.5, f"No run of {depth} hidden layers trained: nothing to slice.", ha="center")
+            save_figure(figure, stems[depth], dpi=FIGURE_DPI)
+            continue
+        last = {job.lr: index for index, (job, *_) in enumerate(drawn)}  # a job's after-training network
+        panels = slice_panels([model for *_, model in drawn], points, radius, plane=plane,
+                              plane_networks=[last[job.lr] for job, *_ in drawn], seed=plane_seed, window=window,
                               max_regions=max_regions)
         labels = [f"lr {job.lr:g}, epoch {epoch}\n({'before' if epoch == 0 else 'after'} training)"
-                  for job, epoch, _ in drawn]
-        for (job, epoch, _), row in zip(drawn, panels):
+                  for job, _, epoch, _ in drawn]
+        for (job, run_seed, epoch, _), row in zip(drawn, panels):
             for dataset, panel in zip(datasets, row):
-                rows.append({"depth": depth, "lr": job.lr, "seed": seed, "epoch": epoch, "dataset": dataset,
+                rows.append({"depth": depth, "lr": job.lr, "seed": run_seed, "epoch": epoch, "dataset": dataset,
                              "point": point, "plane": plane, "radius": radius, **panel_counts(panel, radius)})
-        title = (f"Exact linear regions, {depth} hidden layers (seed {seed}), on a plane through each point\n"
+        seeds = ", ".join(str(s) for s in dict.fromkeys(run_seed for _, run_seed, _, _ in drawn))
+        title = (f"Exact linear regions, {depth} hidden layers (seed {seeds}), on a plane through each point\n"
                  f"{PLANE_WORDS[plane]}")
         figure = slice_grid_figure(panels, labels, [point.label for point in points], radius, title=title,
                                    units=UNITS.get(scale, "input units"))
