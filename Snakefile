@@ -33,6 +33,7 @@ localrules:
 include: "rules/data.smk"
 include: "rules/experiment.smk"
 include: "rules/analysis.smk"
+include: "rules/slices.smk"
 include: "rules/report.smk"
 
 

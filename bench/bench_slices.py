@@ -5,10 +5,9 @@ plane is random):
 
 * the MLP 784 x 256 x 256 (He-normal init, 10 logits);
 * a small CNN: Conv2d(1, 8, 5, stride 2) -> 8 x 12 x 12, ReLU, Conv2d(8, 16, 3, stride 2) ->
-  16 x 5 x 5, ReLU, Linear(400, 10).  The library does not fold convolutions yet (issue 23
-  adds that to ``localregions.layers``), so this script folds each one into its dense matrix
-  (the convolution applied to the unit images) and slices the dense network: the same
-  function, exactly, on 784 -> 1152 -> 400 neurons.
+  16 x 5 x 5, ReLU, Linear(400, 10), folded once by the library
+  (:func:`localregions.network_layers`, which checks the fold against the modules) into
+  784 -> 1152 -> 400 neurons; the fold's time is printed apart.
 
 For each, windows of growing half-width (plane units = input units), one markdown row each: the
 regions found, the decision-boundary segments, CPU seconds (``time.process_time``, which moves
@@ -37,50 +36,21 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
+from localregions import network_layers  # noqa: E402
 from localregions.regions import activation_patterns  # noqa: E402
 from localregions.slices import random_plane, slice_partition  # noqa: E402
 
-try:
-    from localregions.experiment.models import build_mlp  # noqa: E402
-except ImportError:  # the layout before the package was split
-    from localregions.models import build_mlp  # noqa: E402
+from localregions.experiment.models import build_mlp  # noqa: E402
 
 
 def mlp(seed: int) -> nn.Sequential:
     return build_mlp(784, 2, 256, init_std=1.0, seed=seed, outputs=10, init="he_normal").double()
 
 
-def folded_cnn(seed: int) -> nn.Sequential:
-    """The small CNN as an nn.Sequential of Linear and ReLU: each conv folded into its dense matrix."""
+def cnn(seed: int) -> nn.Sequential:
     torch.manual_seed(seed)
-    convs = [nn.Conv2d(1, 8, 5, stride=2).double(), nn.Conv2d(8, 16, 3, stride=2).double()]
-    head = nn.Linear(400, 10).double()
-    shape = (1, 28, 28)
-    modules: list[nn.Module] = []
-    for conv in convs:
-        inputs = int(np.prod(shape))
-        with torch.no_grad():
-            bias_map = conv(torch.zeros(1, *shape, dtype=torch.float64))
-            # Column j: the response to the j-th unit image, less the bias.
-            columns = conv(torch.eye(inputs, dtype=torch.float64).reshape(inputs, *shape)) - bias_map
-        linear = nn.Linear(inputs, columns[0].numel()).double()
-        with torch.no_grad():
-            linear.weight.copy_(columns.reshape(inputs, -1).T)
-            linear.bias.copy_(bias_map.reshape(-1))
-        modules += [linear, nn.ReLU()]
-        shape = tuple(bias_map.shape[1:])
-    return nn.Sequential(*modules, head)
-
-
-def check_folding(seed: int) -> None:
-    """The folded CNN computes the CNN (same seed, same parameters)."""
-    torch.manual_seed(seed)
-    cnn = nn.Sequential(nn.Conv2d(1, 8, 5, stride=2), nn.ReLU(), nn.Conv2d(8, 16, 3, stride=2), nn.ReLU(),
-                        nn.Flatten(), nn.Linear(400, 10)).double()
-    images = torch.rand(16, 1, 28, 28, dtype=torch.float64)
-    with torch.no_grad():
-        if not torch.allclose(cnn(images), folded_cnn(seed)(images.reshape(16, -1)), rtol=1e-10, atol=1e-10):
-            raise SystemExit("the folded CNN does not compute the CNN")
+    return nn.Sequential(nn.Unflatten(1, (1, 28, 28)), nn.Conv2d(1, 8, 5, stride=2), nn.ReLU(),
+                         nn.Conv2d(8, 16, 3, stride=2), nn.ReLU(), nn.Flatten(), nn.Linear(400, 10)).double().eval()
 
 
 def checked(network, partition, half: float, seed: int) -> None:
@@ -101,10 +71,13 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="the smallest window of each network only")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    check_folding(args.seed)
+    started = time.process_time()
+    folded = network_layers(cnn(args.seed))
+    print(f"# the CNN folded by localregions.network_layers in {time.process_time() - started:.2f} CPU s "
+          f"(widths {folded.widths})")
     networks = {
         "MLP 784x256x256": (mlp(args.seed), [2.0, 4.0, 8.0, 12.0]),
-        "CNN 784->8x12x12->16x5x5 (folded)": (folded_cnn(args.seed), [1.0, 2.0, 4.0]),
+        "CNN 784->8x12x12->16x5x5": (folded, [1.0, 2.0, 4.0]),
     }
     center = torch.rand(784, generator=torch.Generator().manual_seed(args.seed), dtype=torch.float64)
     plane = random_plane(center, args.seed)

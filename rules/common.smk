@@ -108,9 +108,11 @@ def tables_of(experiment_, names=None):
     return [experiment_.layout.table(name) for name in experiment_.result_tables() if names is None or name in names]
 
 
-def figure_files(experiment_, ext=None):
-    """The figures of an experiment: PNG and PDF (or ``ext`` only) of every registered figure it draws."""
-    return [experiment_.layout.figure(stem, e) for _, stem in experiment_.figures() for e in ((ext,) if ext else ("png", "pdf"))]
+def figure_files(experiment_, ext=None, rule=None):
+    """The figures of an experiment: PNG and PDF (or ``ext`` only) of every registered figure it draws (or of those
+    the rule ``rule`` draws)."""
+    return [experiment_.layout.figure(stem, e) for figure, stem in experiment_.figures() if rule in (None, figure.rule)
+            for e in ((ext,) if ext else ("png", "pdf"))]
 
 
 def existing(paths):

@@ -6,7 +6,7 @@ rule figures:
         tables=FIGURE_TABLES,
     output:
         figures=[report(path, caption=caption_file(Path(path).stem), category="Figures") if path.endswith(".png")
-                 else path for path in figure_files(MAIN)],
+                 else path for path in figure_files(MAIN, rule="figures")],
     params:
         radius=MAIN.settings.bounds.radius,
         norm=MAIN.settings.bounds.norm,

@@ -158,3 +158,88 @@ def test_the_readme_example_runs(tmp_path, monkeypatch):
         assert main(command[1:]) == 0, command
         output = command[command.index("-o") + 1]
         assert len(_rows(tmp_path / output)) == 20
+
+
+def _slice_panel(net, points, index, radius, plane="gradient", seed=0):
+    """The library's panel for what ``localregions slice`` draws: the other points, nearest first, as neighbours."""
+    from localregions.reporting.slice_figures import SlicePoint, slice_panels
+
+    others = sorted((i for i in range(points.shape[0]) if i != index),
+                    key=lambda i: float(torch.linalg.vector_norm(points[i] - points[index])))
+    point = SlicePoint("point", points[index], tuple(("n", points[i]) for i in others[:2]))
+    return slice_panels([net], [point], radius, plane=plane, seed=seed)[0][0]
+
+
+@pytest.mark.parametrize("plane", ["gradient", "points", "random"])
+def test_slice_writes_the_png_and_the_library_s_numbers(files, capsys, plane):
+    from localregions.reporting.slice_figures import panel_counts
+    from localregions.slices import disc_regions, network_on_plane
+
+    net, points, folder = files
+    png, table = folder / "slice.png", folder / "slice.csv"
+    assert main(["slice", str(folder / "net.pt"), str(folder / "points.csv"), "--radius", "0.05", "--index", "4",
+                 "--plane", plane, "--seed", "3", "-o", str(png), "--csv", str(table), "--allow-pickle"]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    panel = _slice_panel(net, points, 4, 0.05, plane, seed=3)
+    expected = panel_counts(panel, 0.05)
+    (row,) = _rows(table)
+    assert (row["point"], row["plane"], float(row["radius"])) == ("4", plane, 0.05)
+    assert {key: row[key] for key in expected} == {key: str(value) for key, value in expected.items()}
+    assert f"meets {expected['disc_regions']} regions" in capsys.readouterr().out
+    # And the count is the exact counter's on that plane (network_on_plane: the network restricted to it).
+    exact = localregions.exact_region_count(network_on_plane(net, panel.plane), torch.zeros(2), 0.05)
+    assert exact.complete and len(disc_regions(panel.zoom, 0.05)) == exact.count == int(row["disc_regions"])
+
+
+def test_slice_goes_through_the_rows_asked_for_and_writes_its_numbers_to_stdout(files, capsys):
+    _, points, folder = files
+    argv = ["slice", str(folder / "net.pt"), str(folder / "points.npy"), "--radius", "0.05", "--plane", "points",
+            "--through", "7", "2", "-o", str(folder / "s.png"), "--csv", "-", "--allow-pickle", "--window", "2"]
+    assert main(argv) == 0
+    out = capsys.readouterr()
+    rows = list(csv.DictReader(out.out.splitlines()))
+    assert len(rows) == 1 and float(rows[0]["view_half_width"]) == 2.0 and "meets" in out.err
+    from localregions.slices import plane_through_points
+
+    plane = plane_through_points(points[0], points[7], points[2])
+    assert plane.distances(points[[7, 2]].numpy()) == pytest.approx([0.0, 0.0], abs=1e-12)
+
+
+def test_slice_errors_are_one_line_with_exit_code_2(files, capsys):
+    net, points, folder = files
+    model, pts = str(folder / "net.pt"), str(folder / "points.npy")
+    common = ["--radius", "0.05", "-o", str(folder / "s.png"), "--allow-pickle"]
+    assert "--index 12" in _error(capsys, ["slice", model, pts, *common, "--index", "12"])
+    assert "--through 0" in _error(capsys, ["slice", model, pts, *common, "--through", "0"])
+    assert "--through takes one or two" in _error(capsys, ["slice", model, pts, *common, "--through", "1", "2", "3"])
+    np.save(folder / "one.npy", points[:1].numpy())
+    assert "two other data points" in _error(capsys, ["slice", model, str(folder / "one.npy"), *common, "--plane",
+                                                      "points"])
+    assert "--radius" in _error(capsys, ["slice", model, pts, "--radius", "0", "-o", "s.png", "--allow-pickle"])
+    assert "window" in _error(capsys, ["slice", model, pts, *common, "--window", "0.01"])
+    assert "max_regions=3" in _error(capsys, ["slice", model, pts, *common, "--max-regions", "3"])
+    np.save(folder / "wide.npy", np.zeros((4, 35)))
+    assert "shape (4, 35)" in _error(capsys, ["slice", model, str(folder / "wide.npy"), *common])
+    assert not (folder / "s.png").exists()
+
+
+def test_the_readme_slice_examples_run(tmp_path, monkeypatch, capsys):
+    """The README's ``localregions slice`` line (after its ``slice-example`` marker) on the files of the command-line
+    example, and its Python block (after ``slice-python``)."""
+    import re
+    import shlex
+
+    text = (REPO / "README.md").read_text()
+    python = re.search(r"```python\n(.*?)```", text[text.index("<!-- cli-example"):], re.S).group(1)
+    line = re.search(r"```bash\n(.*?)```", text[text.index("<!-- slice-example"):], re.S).group(1).strip()
+    monkeypatch.chdir(tmp_path)
+    exec(compile(python, "README.md", "exec"), {})
+    command = shlex.split(line)
+    assert command[:2] == ["localregions", "slice"] and main(command[1:]) == 0
+    assert (tmp_path / "slice.png").read_bytes()[:4] == b"\x89PNG"
+    (row,) = _rows(tmp_path / "slice.csv")
+    assert f"meets {row['disc_regions']} regions" in capsys.readouterr().out
+    namespace = {}
+    exec(compile(re.search(r"```python\n(.*?)```", text[text.index("<!-- slice-python"):], re.S).group(1), "README.md",
+                 "exec"), namespace)
+    assert len(namespace["partition"]) >= 1

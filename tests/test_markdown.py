@@ -466,3 +466,15 @@ def test_write_report_links_the_figures_relative_to_the_report(tmp_path, monkeyp
     assert "**Against the committed reference.** no reference for smoke" in text
     assert "The tightness study was not run" in text
     assert settings_text(settings).rstrip("\n") in text
+
+
+def test_slices_section_gives_each_disc_count_before_and_after_training():
+    rows = [{"depth": 2, "lr": lr, "seed": 0, "epoch": epoch, "dataset": dataset, "point": 0, "plane": "gradient",
+             "radius": 0.4, "disc_regions": count, "boundary_in_disc": crossed}
+            for lr, epoch, dataset, count, crossed in [(0.02, 0, "train", 1, False), (0.02, 20, "train", 3, True),
+                                                       (0.02, 0, "test", 2, False), (0.02, 20, "test", 1, False)]]
+    section = report(slices=pd.DataFrame(rows)).split("## Slices through the points")[1].split("\n## ")[0]
+    assert _table_rows(section) == ["| depth | lr | epochs | training | testing |",
+                                    "| 2 | 0.02 | 0 -> 20 | 1 -> 3 (boundary) | 2 -> 1 |"]
+    assert "r = 0.4" in section and "`gradient` plane" in section
+    assert "## Slices through the points" not in report()  # no slices, no section

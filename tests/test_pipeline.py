@@ -94,7 +94,8 @@ def test_the_studies_beside_the_bound_ran_on_both_scales(smoke):
 def test_figures_and_report_are_drawn_from_these_tables(smoke):
     workdir, _ = smoke
     figures = workdir / "figures" / "smoke"
-    for stem in ["figure3_depth2", "figure3_depth3", "boundary_distance", "tightness", "methods", "radius_sweep"]:
+    for stem in ["figure3_depth2", "figure3_depth3", "boundary_distance", "tightness", "methods", "radius_sweep",
+                 "slices_depth2", "slices_depth3"]:
         assert (figures / f"{stem}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert (figures / f"{stem}.pdf").read_bytes()[:5] == b"%PDF-"
     report = (workdir / "results" / "smoke" / "report.md").read_text()
@@ -106,12 +107,40 @@ def test_figures_and_report_are_drawn_from_these_tables(smoke):
     assert "The tightness study was not run" not in report
 
 
+def test_the_slices_are_of_the_first_and_last_checkpoints_and_count_what_the_library_counts(smoke):
+    """The slices rule's table: one row per (setting, epoch, point); its disc counts are the library's on that plane."""
+
+    from localregions.experiment.models import load_checkpoint
+    from localregions.experiment.point_sets import load_point_set
+    from localregions.reporting.slice_figures import SlicePoint, nearest_others, panel_counts, slice_panels
+
+    workdir, _ = smoke
+    slices = pd.read_csv(workdir / "results" / "smoke" / "slices.csv")
+    assert len(slices) == 4 * 2 * 3 and set(slices["epoch"]) == {0, 3} and set(slices["seed"]) == {0}
+    assert set(slices["dataset"]) == {"train", "test", "random1"} and (slices["disc_regions"] >= 1).all()
+    assert (slices["disc_regions"] <= slices["zoom_regions"]).all() and (slices["radius"] == 0.4).all()
+    # The numbers of one panel, recomputed from the checkpoints with the library.
+    runs = workdir / "results" / "smoke" / "runs" / "mlp3_lr0.02" / "checkpoints" / "seed0"
+    networks = [load_checkpoint(runs / f"epoch_00{epoch}.pt")[0] for epoch in (0, 3)]
+    data, _ = load_point_set(workdir / "data" / "processed" / "smoke", "test")
+    point = SlicePoint("test", data[0], tuple(("n", p) for p in nearest_others(data[0], data, 2)))
+    panels = slice_panels(networks, [point], 0.4, plane_networks=[1, 1])
+    rows = slices[(slices["depth"] == 3) & (slices["lr"] == 0.02) & (slices["dataset"] == "test")].sort_values("epoch")
+    for panel_row, row in zip(panels, rows.itertuples(index=False)):
+        counts = panel_counts(panel_row[0], 0.4)
+        assert (row.disc_regions, row.zoom_regions, row.view_regions) == (
+            counts["disc_regions"], counts["zoom_regions"], counts["view_regions"])
+        assert row.view_half_width == pytest.approx(counts["view_half_width"], rel=1e-9)
+    assert "## Slices through the points" in (workdir / "results" / "smoke" / "report.md").read_text()
+
+
 def test_snakemakes_html_report_carries_every_figure_and_table_with_its_caption(smoke, tmp_path):
     workdir, _ = smoke
     target = tmp_path / "report.html"
     snakemake(workdir, SMOKE, "--report", str(target))
     html = target.read_text(errors="replace")
-    for name in ["figure3_depth2.png", "tightness.png", "methods.png", "summary.csv", "claims.csv", "report.md"]:
+    for name in ["figure3_depth2.png", "tightness.png", "methods.png", "slices_depth2.png", "summary.csv", "claims.csv",
+                 "slices.csv", "report.md"]:
         assert name in html, name
     assert "weakest test" in html  # the caption of claims.csv, from rules/report/
 
@@ -250,7 +279,7 @@ def test_every_step_reads_the_settings_its_rule_declares(smoke):
     ran = {record["rule"] for record in records}
     # download_mnist did not run (MNIST was copied in) and variant_claims runs in tests/test_sensitivity.py.
     assert ran == {"prepare_data", "train", "bounds", "aggregate", "claims", "tightness", "tightness_table", "methods",
-                   "methods_table", "radius_sweep", "figures", "compare", "report"}
+                   "methods_table", "radius_sweep", "slices", "figures", "compare", "report"}
     unread = {f"{r['rule']} {r['experiment']} {r['wildcards']}": sorted(set(r["declared"]) - set(r["read"]))
               for r in records if set(r["declared"]) - set(r["read"])}
     assert unread == {}, f"rules declare settings their steps never read (needless reruns): {unread}"

@@ -57,6 +57,10 @@ def test_the_configs_shown_at_the_top_level_are_the_packages():
         ("tightness.radii={unit:[0.1]}", None),
         ("name=a/b", r"config key name must be a non-empty name"),
         ("paths.results=", r"config key paths\.results must be a non-empty path"),
+        ("slices.plane=pca", r"config key slices\.plane must be one of \['gradient', 'points', 'random'\], got 'pca'"),
+        ("slices.datasets=[train,valid]", r"config key slices\.datasets entries must be among"),
+        ("slices.seed=10", r"config key slices\.seed must be one of grid\.seeds=\[0, 1, .*, 9\] or null, got 10"),
+        ("slices.window=0.1", r"config key slices\.window must be at least bounds\.radius=0\.4"),
     ],
 )
 def test_a_bad_setting_is_refused_naming_its_key(override, message):
@@ -87,7 +91,7 @@ def test_model_settings_apply_to_every_model_of_the_grid():
 
 def test_settings_dataclasses_are_the_schema():
     # Every key of the primary config is a field of the schema: a YAML-only key would be unchecked.
-    assert {"data", "model", "optim", "train", "bounds", "grid", "tightness", "sweep", "methods", "reference",
+    assert {"data", "model", "optim", "train", "bounds", "grid", "tightness", "sweep", "methods", "slices", "reference",
             "runtime", "variants", "name", "paths"} == set(Config.__dataclass_fields__)
 
 

@@ -143,6 +143,70 @@ def test_regions_in_the_disc_are_the_patterns_of_a_fine_grid_where_cells_are_lar
     assert large <= grid_patterns
     if large == slice_patterns:  # every cell large: the grid finds them all, and nothing else
         assert grid_patterns == slice_patterns
+        assert len(disc_regions(partition, radius)) == len(grid_patterns)
+
+
+def test_on_many_hidden_random_nets_the_disc_count_is_the_exact_count_and_the_fine_grid_s():
+    """Issue 25's "done when": on random nets the slice's count in the disc equals the exact counter's on that plane
+    and the number of patterns a fine grid of the disc finds, wherever every cell is large enough for the grid."""
+    radius, steps = 1.5, 401
+    axis = np.linspace(-radius, radius, steps)
+    grid = np.stack(np.meshgrid(axis, axis), axis=-1).reshape(-1, 2)
+    grid = grid[np.linalg.norm(grid, axis=1) < radius]
+    checked, counts = 0, []
+    for seed in range(60):
+        widths = [[3], [5], [4, 3], [3, 3, 2]][seed % 4]
+        network = random_network(1000 + seed, 6, widths)
+        plane = random_plane(torch.randn(6, generator=torch.Generator().manual_seed(seed), dtype=torch.float64), seed)
+        partition = slice_partition(network, plane, radius)
+        inside = disc_regions(partition, radius)
+        exact = exact_region_count(restricted(network, plane), torch.zeros(2), radius, max_regions=100_000)
+        assert exact.complete and len(inside) == exact.count, seed
+        if all(certified_inner_radius(partition.polygon(i), radius) > axis[1] - axis[0] for i in inside):
+            patterns = activation_patterns(network, torch.from_numpy(plane.to_input(grid))).numpy()
+            codes = patterns.astype(np.int64) @ (1 << np.arange(patterns.shape[1], dtype=np.int64))  # one int per pattern
+            assert len(np.unique(codes)) == len(inside), seed
+            checked += 1
+        counts.append(len(inside))
+    # The comparison with the grid is not vacuous: most nets have only large cells, and many regions in the disc.
+    assert checked >= 45 and max(counts) >= 8 and np.median(counts) >= 3, (checked, counts)
+
+
+def relu_inputs(module: nn.Module, inputs: torch.Tensor) -> np.ndarray:
+    """The activation pattern of every ReLU of a torch module, by forward hooks (no folding involved)."""
+    seen = []
+    hooks = [m.register_forward_hook(lambda _, args, __: seen.append(args[0].flatten(1) > 0))
+             for m in module.modules() if isinstance(m, nn.ReLU)]
+    with torch.no_grad():
+        module(inputs)
+    for hook in hooks:
+        hook.remove()
+    return torch.cat(seen, dim=1).numpy()
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**31 - 1), radius=st.floats(0.1, 1.0))
+def test_a_conv_net_s_slice_has_the_module_s_patterns_and_the_exact_count_in_the_disc(seed, radius):
+    torch.manual_seed(seed)
+    cnn = nn.Sequential(nn.Unflatten(1, (1, 4, 4)), nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(), nn.AvgPool2d(2),
+                        nn.Flatten(), nn.Linear(8, 4), nn.ReLU(), nn.Linear(4, 2)).double().eval()
+    center = torch.randn(16, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    plane = random_plane(center, seed)
+    partition = slice_partition(cnn, plane, 1.5 * radius)
+    samples = np.random.default_rng(seed).uniform(-1.5 * radius, 1.5 * radius, size=(2000, 2))
+    owner = {pattern.tobytes(): index for index, pattern in enumerate(partition.patterns)}
+    for point, pattern in zip(samples, relu_inputs(cnn, torch.from_numpy(plane.to_input(samples)))):
+        index = owner.get(pattern.tobytes())
+        assert index is not None, "a sample's pattern (from the conv modules) is no polygon's"
+        assert inside_margin(partition.polygon(index), point[None])[0] > -1e-9 * radius
+    assume(not np.any(np.abs(partition.distances_to_center() - radius) < 1e-5 * radius))
+    exact = exact_region_count(network_on_plane(cnn, plane), torch.zeros(2), radius, max_regions=100_000)
+    assert exact.complete and len(disc_regions(partition, radius)) == exact.count
+    # Two logits: the decision boundary is where the module's own two outputs tie.
+    if len(partition.boundary):
+        with torch.no_grad():
+            logits = cnn(torch.from_numpy(plane.to_input(partition.boundary.reshape(-1, 2)))).numpy()
+        assert np.abs(logits[:, 0] - logits[:, 1]).max() < 1e-9
 
 
 def test_lines_through_a_vertex_and_through_the_window_corners_make_no_sliver():

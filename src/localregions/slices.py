@@ -19,9 +19,10 @@ Directions: :func:`slice_plane` (any two, e.g. a gradient and an adversarial dir
 :func:`random_plane` (seeded), :func:`gradient_plane` (the output's gradient at the point and a
 second direction), :func:`plane_through_points` (the directions to two other data points).
 
-Networks: anything :func:`localregions.layers.hidden_affine_layers` accepts, since the slice only
-walks its ``(weight, bias)`` pairs; the output layer is passed as ``output=(weight, bias)`` or,
-for an ``nn.Sequential`` of Linear and ReLU, taken from its final Linear.
+Networks: anything :func:`localregions.layers.network_layers` accepts (MLPs, conv, pooled,
+normalised and ONNX networks, a :class:`~localregions.layers.NetworkLayers`, or a list of hidden
+``(weight, bias)`` pairs), since the slice only walks the folded affine maps; the output layer
+(for the decision boundary) is the folded network's, or ``output=(weight, bias)``.
 """
 
 from __future__ import annotations
@@ -30,10 +31,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch import nn
 
 from .counting import RegionBudgetExceeded
-from .layers import hidden_affine_layers
+from .layers import hidden_affine_layers, network_layers
 from .polygons import (
     clip_lines,
     distances_to_origin,
@@ -54,6 +54,7 @@ __all__ = [
     "gradient_plane",
     "plane_through_points",
     "output_gradient",
+    "decision_margin",
     "network_on_plane",
     "slice_partition",
     "disc_regions",
@@ -160,24 +161,16 @@ def plane_through_points(center, first_point, second_point) -> SlicePlane:
                        _vector(second_point, "second_point", center.shape[0]) - center)
 
 
-def _sequential_output_layer(network) -> tuple[np.ndarray, np.ndarray] | None:
-    """The final Linear of an ``nn.Sequential`` ending in one (its output layer), else None.
-
-    Stands in for the public hidden-and-output split of :mod:`localregions.layers` that is coming
-    with conv and ONNX networks.
-    """
-    if not isinstance(network, nn.Sequential) or len(network) == 0 or not isinstance(network[-1], nn.Linear):
-        return None
-    last = network[-1]
-    bias = last.bias if last.bias is not None else torch.zeros(last.out_features)
-    return last.weight.detach().double().cpu().numpy(), bias.detach().double().cpu().numpy()
-
-
 def _network(network, output):
-    """Hidden ``(weight, bias)`` pairs and the output layer (or None), all float64 numpy."""
-    hidden = [(w.cpu().numpy(), b.cpu().numpy()) for w, b in hidden_affine_layers(network)]
+    """Hidden ``(weight, bias)`` pairs and the output layer (or None), all float64 numpy.
+
+    A torch network is folded once (:func:`localregions.layers.network_layers`, so conv, pooled
+    and ONNX networks give their output layer too); a list of pairs has none unless ``output`` is given.
+    """
+    folded = network_layers(network)
+    hidden = [(w.cpu().numpy(), b.cpu().numpy()) for w, b in folded.hidden]
     if output is None:
-        output = _sequential_output_layer(network)
+        output = None if folded.output is None else tuple(a.cpu().numpy() for a in folded.output)
     else:
         if not isinstance(output, (tuple, list)) or len(output) != 2:
             raise ValueError("output must be a (weight, bias) pair")
@@ -193,10 +186,11 @@ def _network(network, output):
     return hidden, output
 
 
-def output_gradient(network, center, *, output=None) -> np.ndarray:
-    """Gradient ``(d,)`` at ``center`` of the logit (one output) or of the top logit minus the runner-up.
+def decision_margin(network, center, *, output=None) -> tuple[float, np.ndarray]:
+    """The logit (one output) or the top logit minus the runner-up at ``center``, and its gradient ``(d,)``.
 
-    The network is affine on the region of ``center``; this is that map's gradient, exactly.
+    The network is affine on the region of ``center``; the gradient is that map's, exactly, and
+    ``|margin| / ||gradient||`` is the distance to the decision boundary were the network affine.
     """
     hidden, output = _network(network, output)
     if output is None:
@@ -210,9 +204,17 @@ def output_gradient(network, center, *, output=None) -> np.ndarray:
     logits = output[0] @ x + output[1]
     rows = output[0] @ jacobian
     if len(logits) == 1:
-        return rows[0]
+        return float(logits[0]), rows[0]
     top, runner_up = np.argsort(-logits, kind="stable")[:2]
-    return rows[top] - rows[runner_up]
+    return float(logits[top] - logits[runner_up]), rows[top] - rows[runner_up]
+
+
+def output_gradient(network, center, *, output=None) -> np.ndarray:
+    """Gradient ``(d,)`` at ``center`` of the logit (one output) or of the top logit minus the runner-up.
+
+    The network is affine on the region of ``center``; this is that map's gradient, exactly.
+    """
+    return decision_margin(network, center, output=output)[1]
 
 
 def gradient_plane(network, center, second=None, *, seed: int = 0, output=None) -> SlicePlane:
@@ -399,14 +401,14 @@ def slice_partition(network, plane: SlicePlane, window, *, output=None, max_regi
 
     Parameters
     ----------
-    network : nn.Sequential or sequence of (weight, bias)
-        As for :func:`localregions.layers.hidden_affine_layers` (the hidden layers).
+    network : nn.Module, NetworkLayers or sequence of (weight, bias)
+        As for :func:`localregions.layers.network_layers` (folded once here).
     plane : SlicePlane
     window : float or (s_min, s_max, t_min, t_max)
         The rectangle of plane coordinates to partition; a number ``h`` is ``[-h, h]^2``.
     output : (weight, bias), optional
-        The output layer, for the decision boundary; by default an ``nn.Sequential``'s final
-        Linear, and none for a list of hidden layers.
+        The output layer, for the decision boundary; by default the folded network's (what
+        follows its last ReLU), and none for a list of hidden layers.
     max_regions : int, default 100000
         Stop with :class:`localregions.RegionBudgetExceeded` past this many polygons (each costs
         about ``16 * width`` bytes per layer while it is cut).

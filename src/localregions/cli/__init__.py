@@ -1,9 +1,10 @@
-"""The ``localregions`` command line: bound or count the linear regions of a saved network around points.
+"""The ``localregions`` command line: bound, count or draw the linear regions of a saved network around points.
 
 ::
 
     localregions bound MODEL POINTS --radius R [--norm l2|linf] [--method alg1|ibp|crown|lp] -o out.csv
     localregions count MODEL POINTS --radius R [--norm l2|linf] [--method exact|sampled] -o out.csv
+    localregions slice MODEL POINTS --radius R [--index I] [--plane gradient|points|random] -o slice.png
 
 ``MODEL`` is ``.onnx`` or a module saved with ``torch.save`` (see :mod:`localregions.loading`);
 ``POINTS`` is ``.npy``, ``.pt`` or ``.csv`` with one point per row (or per leading index, in the
@@ -11,7 +12,7 @@ network's input shape).  Errors (a missing file, a wrong shape, a non-finite poi
 unsupported module) are one line on stderr and exit code 2.
 
 A subcommand is a module with ``HELP``, ``add_arguments(parser)`` and ``run(args) -> int``;
-adding one (``slice``, say) is one entry in :data:`COMMANDS`.  The modules are imported when the
+adding one is one entry in :data:`COMMANDS`.  The modules are imported when the
 parser is built, so they keep their heavy imports inside ``run``.
 """
 
@@ -27,12 +28,13 @@ __all__ = ["COMMANDS", "main", "build_parser"]
 COMMANDS = {
     "bound": "localregions.cli.bound",
     "count": "localregions.cli.count",
+    "slice": "localregions.cli.slice",
 }
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="localregions",
-                                     description="Bound or count the linear regions of a ReLU network in balls.")
+                                     description="Bound, count or draw the linear regions of a ReLU network in balls.")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, module_name in COMMANDS.items():
         module = importlib.import_module(module_name)

@@ -10,7 +10,7 @@ import torch
 from ..layers import NetworkLayers, network_layers
 from ..loading import load_network
 
-__all__ = ["add_network_arguments", "read_network", "read_points", "progress"]
+__all__ = ["add_model_arguments", "add_network_arguments", "read_network", "read_points", "progress"]
 
 
 def _shape(text: str) -> tuple:
@@ -23,17 +23,22 @@ def _shape(text: str) -> tuple:
     return shape
 
 
-def add_network_arguments(parser) -> None:
-    """MODEL, POINTS, -o and the options shared by every subcommand."""
+def add_model_arguments(parser, points_help: str = ".npy, .pt or .csv: one point per row (or in the input shape)") -> None:
+    """MODEL, POINTS, --radius and how MODEL is loaded: what every subcommand takes."""
     parser.add_argument("model", metavar="MODEL", help=".onnx, or a module saved with torch.save (see --allow-pickle)")
-    parser.add_argument("points", metavar="POINTS", help=".npy, .pt or .csv: one point per row (or in the input shape)")
+    parser.add_argument("points", metavar="POINTS", help=points_help)
     parser.add_argument("--radius", type=float, required=True, help="ball radius r (> 0)")
-    parser.add_argument("--norm", choices=["l2", "linf"], default="l2", help="the balls' norm (default l2)")
-    parser.add_argument("-o", "--output", required=True, help="CSV to write, one row per point ('-' for stdout)")
     parser.add_argument("--input-shape", type=_shape, default=None, metavar="C,H,W",
                         help="shape of one input, for a torch module that starts with a convolution")
     parser.add_argument("--allow-pickle", action="store_true",
                         help="load a pickled torch module (runs the code its pickle names: trusted files only)")
+
+
+def add_network_arguments(parser) -> None:
+    """MODEL, POINTS, -o and the options shared by the subcommands that write one row per point."""
+    add_model_arguments(parser)
+    parser.add_argument("--norm", choices=["l2", "linf"], default="l2", help="the balls' norm (default l2)")
+    parser.add_argument("-o", "--output", required=True, help="CSV to write, one row per point ('-' for stdout)")
     parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
     parser.add_argument("--batch-size", type=int, default=500, help="points per batch (default 500)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -44,7 +49,7 @@ def read_network(args) -> NetworkLayers:
     if not Path(args.model).is_file():
         raise ValueError(f"MODEL {args.model!r} does not exist")
     model = load_network(args.model, input_shape=args.input_shape, allow_pickle=args.allow_pickle)
-    return network_layers(model, device=args.device)
+    return network_layers(model, device=getattr(args, "device", "cpu"))
 
 
 def read_points(path: str, network: NetworkLayers, device) -> torch.Tensor:

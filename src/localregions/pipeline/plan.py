@@ -111,7 +111,7 @@ class Experiment:
         return [self.at_scale(scale) for scale in self.study_scales(study)]
 
     def studies(self) -> set[str]:
-        """The optional studies this experiment runs: ``radius_sweep``, ``tightness``, ``methods``, ``variants``."""
+        """The optional studies it runs: ``radius_sweep``, ``tightness``, ``methods``, ``variants``, ``slices``."""
         studies = set()
         if self.settings.sweep.enabled:
             studies.add("radius_sweep")
@@ -120,6 +120,8 @@ class Experiment:
                 studies.add(study)
         if self.variants:
             studies.add("variants")
+        if self.settings.slices.enabled:
+            studies.add("slices")
         return studies
 
     # ------------------------------------------------------------------ what it makes

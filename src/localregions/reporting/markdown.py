@@ -27,7 +27,7 @@ __all__ = ["build_report", "write_report", "markdown_table", "number", "share"]
 LONG_TRAINING_SPAN = 50.0
 # The order in which the report prints the settings (the schema's order).
 SETTINGS_ORDER = ("name", "paths", "variants", "data", "models", "optim", "train", "bounds", "grid", "tightness", "sweep",
-                  "methods", "reference", "runtime")
+                  "methods", "slices", "reference", "runtime")
 
 
 def number(value, digits: int = 4) -> str:
@@ -174,6 +174,30 @@ def _radius_sweep_section(sweep: pd.DataFrame | None, primary_radius: float) -> 
     return "\n".join(lines)
 
 
+def _slices_section(slices: pd.DataFrame | None) -> str:
+    """The regions meeting the ball's disc in each slice, before -> after training (empty without slices)."""
+    if slices is None or slices.empty:
+        return ""
+    first = slices.iloc[0]
+    lines = ["## Slices through the points", "",
+             f"Exact 2-D slices of the linear regions (no sampling; figures `slices_depth*`, every number in "
+             f"`slices.csv`) on a `{first['plane']}` plane through point {int(first['point'])} of each set, seed "
+             f"{int(first['seed'])}. Each cell: the regions the ball's disc (r = {number(first['radius'])}) meets, "
+             "before -> after training; *boundary*: the decision boundary crosses the disc.", ""]
+    datasets = list(dict.fromkeys(slices["dataset"]))
+    rows = []
+    for (depth, lr), group in slices.groupby(["depth", "lr"], sort=False):
+        cells = []
+        for dataset in datasets:
+            ordered = group[group["dataset"] == dataset].sort_values("epoch")
+            cells.append(" -> ".join(f"{int(r.disc_regions)}{' (boundary)' if r.boundary_in_disc else ''}"
+                                     for r in ordered.itertuples(index=False)) or "n/a")
+        epochs = " -> ".join(number(e) for e in sorted(group["epoch"].unique()))
+        rows.append([str(int(depth)), format_lr(lr), epochs, *cells])
+    lines.append(markdown_table(["depth", "lr", "epochs", *(DATASET_LABELS.get(d, d) for d in datasets)], rows))
+    return "\n".join(lines)
+
+
 def _phases_section(usable: pd.DataFrame, radius: float, norm: str | None) -> str:
     """For long training only: the change over each phase of training, per curve and set."""
     from .phases import phase_boundaries, phase_changes
@@ -267,6 +291,7 @@ SECTIONS = {
     "methods": lambda tables, radius, norm: _methods_section(tables.get("methods"), tables.get("methods_timing"),
                                                              tables.get("tightness")),
     "radius_sweep": lambda tables, radius, norm: _radius_sweep_section(tables.get("radius_sweep"), radius),
+    "slices": lambda tables, radius, norm: _slices_section(tables.get("slices")),
     "variants": lambda tables, radius, norm: _variants_section(tables.get("variant_claims"), tables.get("claims")),
 }
 

@@ -19,7 +19,7 @@ __all__ = ["ResultTable", "FigureSpec", "RESULT_TABLES", "FIGURES", "STUDIES", "
            "caption_file"]
 
 #: The optional studies an experiment may run beside the paper's (``Experiment.studies``).
-STUDIES = ("radius_sweep", "tightness", "methods", "variants")
+STUDIES = ("radius_sweep", "tightness", "methods", "variants", "slices")
 
 
 @dataclass(frozen=True)
@@ -50,14 +50,17 @@ class FigureSpec:
     ``draw`` names the adapter of :mod:`localregions.reporting.figures` that draws it, called as
     ``draw(tables, radius=, norm=, depth=)`` with the result tables by name (those of ``tables``
     that the experiment makes), the experiment's radius and norm and, for a per-depth figure, its
-    depth; ``title`` is the line the Markdown report lists it by.
+    depth; ``title`` is the line the Markdown report lists it by.  ``rule`` is the rule that draws
+    it: ``figures`` (from the tables, with ``draw``), or a rule of its own that draws it from
+    other inputs (``slices``: from the checkpoints; ``draw`` and ``tables`` are then unused).
     """
 
     stem: str
     title: str
-    draw: str
+    draw: str | None
     tables: tuple[str, ...]
     study: str | None = None
+    rule: str = "figures"
 
     @property
     def caption(self) -> str:
@@ -78,6 +81,8 @@ RESULT_TABLES = (
     ResultTable("methods", study="methods", keys=_BALL + ("method",), spread="seeds"),
     ResultTable("variant_claims", study="variants", keys=("variant", "trajectory", "depth", "lr", "claim"),
                 spread="intervals"),
+    # One seed: no seed-to-seed spread to measure a difference by, so the numbers must agree to rounding.
+    ResultTable("slices", study="slices", keys=("depth", "lr", "seed", "epoch", "dataset", "point", "plane", "radius")),
 )
 
 FIGURES = (
@@ -93,6 +98,8 @@ FIGURES = (
                "draw_methods", ("methods", "tightness"), study="methods"),
     FigureSpec("variant_claims", "The paper's observations under each unspecified choice", "draw_variant_claims",
                ("variant_claims",), study="variants"),
+    FigureSpec("slices_depth{depth}", "Exact 2-D slices of the linear regions through a training, a testing and a random "
+               "point, {depth} hidden layers, before and after training", None, (), study="slices", rule="slices"),
 )
 
 

@@ -1,20 +1,28 @@
 """Pictures of the linear regions on a 2-D slice through a data point (:mod:`localregions.slices`).
 
-Each slice is drawn twice: a wide view at the scale of the data (the decision boundary and a
-neighbouring data point in it) and a zoom around the ball, since at the paper's raw 0-255 scale
-the ball of radius 0.4 is a speck next to the distances between images.  Regions are filled
-with a colour of their own (a hash of the activation pattern, so the colours are the same on
-every run), the decision boundary is a black line, the ball's disc a red circle.
+Each slice is drawn twice, side by side: a wide view at the scale of the data (the decision
+boundary and the neighbouring data points in it) and a zoom around the ball, since at the
+paper's raw 0-255 scale the ball of radius 0.4 is a speck next to the distances between images.
+Regions are filled with a colour of their own (a hash of the activation pattern, so the colours
+are the same on every run), the decision boundary is a black line, the ball's disc a red circle.
 
-The plane of a point is the one spanned by the output's gradient there (the decision boundary
-crosses it) and the direction to a neighbouring data point (so a second data point lies in it);
-without a neighbour, a random direction.  :func:`slice_grid_figure` keeps one plane per point
-for every network of a column, so before and after training are the same plane.
+The plane of a point (:func:`point_plane`) is one of
+
+* ``"gradient"``: the output's gradient there (the decision boundary crosses the plane) and the
+  direction to its nearest neighbour in its set (so a second data point lies in it);
+* ``"points"``: the directions to its two nearest neighbours (three data points in the plane);
+* ``"random"``: two standard normal directions drawn with a seed.
+
+:func:`slice_panels` keeps one plane, one wide window and one zoom per point for every network
+that shares it (``plane_networks``), so before and after training are the same plane at the same
+scale; :func:`slice_grid_figure` draws the panels (a row per network, two columns per point) and
+:func:`panel_counts` gives the numbers drawn (regions in view, in the zoom and meeting the disc).
 """
 
 from __future__ import annotations
 
 import hashlib
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,50 +32,71 @@ import torch
 from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.colors import hsv_to_rgb
 from matplotlib.figure import Figure
-from matplotlib.patches import Circle, Rectangle
+from matplotlib.lines import Line2D
+from matplotlib.patches import Circle, Patch, Rectangle
 
 from ..experiment.storage import atomic_path
-from ..regions import boundary_distance
+from ..layers import network_layers
 from ..slices import (
     SlicePartition,
     SlicePlane,
+    decision_margin,
     disc_regions,
     gradient_plane,
-    output_gradient,
+    plane_through_points,
     random_plane,
     slice_partition,
     slice_plane,
 )
 from ..validation import check_radius
 
-__all__ = ["SlicePoint", "figure_plane", "draw_slice", "slice_grid_figure", "render_slice", "nearest_other"]
+__all__ = ["PLANES", "SlicePoint", "SlicePanel", "nearest_others", "figure_plane", "point_plane", "slice_panels",
+           "panel_counts", "draw_slice", "slice_grid_figure", "render_slice"]
 
+#: How a point's plane is spanned (see the module docstring).
+PLANES = ("gradient", "points", "random")
 # The zoom reaches a little past the centre's own region boundary in the plane, but shows at least
 # ZOOM_MIN_RADII radii (the disc fills the view) and at most ZOOM_MAX_RADII (the disc stays visible).
-ZOOM_MIN_RADII, ZOOM_MAX_RADII, ZOOM_PAST_BOUNDARY = 3.0, 25.0, 1.3
+ZOOM_MIN_RADII, ZOOM_MAX_RADII, ZOOM_PAST_BOUNDARY = 3.0, 10.0, 1.3
 # The wide view shows the marked points and the decision boundary's distance with this margin.
 WIDE_MARGIN = 1.2
+BOUNDARY_REACH = 3.0
+# A data point this close to a plane (relative to its distance from the centre) lies in it and is marked.
+IN_PLANE = 1e-9
 
 
 @dataclass(frozen=True)
 class SlicePoint:
-    """A column of :func:`slice_grid_figure`: the ball's centre and, optionally, a neighbour in its plane."""
+    """A column of :func:`slice_grid_figure`: the ball's centre and other data points near it.
+
+    ``neighbours`` are ``(label, point)`` pairs, nearest first: the plane goes through the first
+    (``"gradient"``) or the first two (``"points"``); those lying in the plane are marked.
+    """
 
     label: str
     center: torch.Tensor
-    neighbour: torch.Tensor | None = None
-    neighbour_label: str = "neighbour"
+    neighbours: tuple = ()
 
 
-def nearest_other(point, candidates) -> torch.Tensor:
-    """The candidate nearest to ``point`` that is not ``point`` itself (a data point's neighbour)."""
+@dataclass(frozen=True)
+class SlicePanel:
+    """One network on one point's plane: the wide and the zoomed partition, and the points marked."""
+
+    plane: SlicePlane
+    wide: SlicePartition
+    zoom: SlicePartition
+    marks: tuple  # ((label, plane coordinates (2,)), ...), the centre first
+
+
+def nearest_others(point, candidates, count: int = 1) -> list[torch.Tensor]:
+    """The ``count`` candidates nearest to ``point`` that are not ``point`` itself (a data point's neighbours)."""
     point = torch.as_tensor(point, dtype=torch.float64)
     candidates = torch.as_tensor(candidates, dtype=torch.float64)
     distances = torch.linalg.vector_norm(candidates - point, dim=1)
     distances[distances == 0] = torch.inf
-    if not torch.isfinite(distances).any():
-        raise ValueError("candidates hold no point other than point")
-    return candidates[int(distances.argmin())]
+    if int(torch.isfinite(distances).sum()) < count:
+        raise ValueError(f"candidates hold fewer than {count} points other than point")
+    return [candidates[int(i)] for i in torch.argsort(distances, stable=True)[:count]]
 
 
 def figure_plane(network, center, neighbour=None, *, seed: int = 0) -> SlicePlane:
@@ -84,6 +113,129 @@ def figure_plane(network, center, neighbour=None, *, seed: int = 0) -> SlicePlan
         if second is None or not torch.any(second):
             return random_plane(center, seed)
         return slice_plane(center, second, np.random.default_rng(seed).standard_normal(center.shape[0]))
+
+
+def point_plane(kind: str, network, point: SlicePoint, *, seed: int = 0) -> SlicePlane:
+    """The plane of ``point``: ``"gradient"`` (of ``network``), ``"points"`` or ``"random"`` (see the module)."""
+    neighbours = [torch.as_tensor(p, dtype=torch.float64) for _, p in point.neighbours]
+    if kind == "gradient":
+        return figure_plane(network, point.center, neighbours[0] if neighbours else None, seed=seed)
+    if kind == "points":
+        if len(neighbours) < 2:
+            raise ValueError(f"plane 'points' needs two other data points beside {point.label!r}, got {len(neighbours)}")
+        return plane_through_points(point.center, neighbours[0], neighbours[1])
+    if kind == "random":
+        return random_plane(point.center, seed)
+    raise ValueError(f"plane must be one of {list(PLANES)}, got {kind!r}")
+
+
+def _marks(plane: SlicePlane, point: SlicePoint) -> tuple:
+    """The centre and the neighbours that lie in the plane, in plane coordinates."""
+    marks = [(point.label, np.zeros(2))]
+    for label, other in point.neighbours:
+        other = np.asarray(torch.as_tensor(other, dtype=torch.float64))[None]
+        reach = np.linalg.norm(other[0] - plane.center)
+        if plane.distances(other)[0] <= IN_PLANE * max(reach, 1.0):
+            marks.append((label, plane.coordinates(other)[0]))
+    return tuple(marks)
+
+
+def _wide_half_width(network, plane: SlicePlane, marks, radius: float) -> float:
+    """Half-width of the wide view: the marked points and the decision boundary, were the logit affine.
+
+    A decision boundary more than ``BOUNDARY_REACH`` times as far as the farthest marked point is left
+    out of view (at the scale of the data it would show thousands of regions far from any of it).
+    """
+    distances = [float(np.max(np.abs(point))) for _, point in marks[1:]]
+    try:
+        margin, gradient = decision_margin(network, plane.center)
+    except ValueError:  # no output layer: no decision boundary to show
+        margin, gradient = 0.0, np.zeros(1)
+    if np.any(gradient):
+        boundary = abs(margin) / float(np.linalg.norm(gradient))
+        if not distances or boundary <= BOUNDARY_REACH * max(distances):
+            distances.append(boundary)
+    return WIDE_MARGIN * max([*distances, 4.0 * ZOOM_MIN_RADII * radius])
+
+
+def _zoom_half_width(partition: SlicePartition, radius: float) -> float:
+    """Half-width of the zoom: just past the nearest other region in the plane, within the radii limits."""
+    distances = partition.distances_to_center()
+    others = distances[distances > 0]
+    nearest = float(others.min()) if len(others) else np.inf
+    return float(np.clip(ZOOM_PAST_BOUNDARY * nearest, ZOOM_MIN_RADII * radius, ZOOM_MAX_RADII * radius))
+
+
+def slice_panels(networks: Sequence, points: Sequence[SlicePoint], radius: float, *, plane: str = "gradient",
+                 plane_networks: Sequence[int] | None = None, seed: int = 0, window: float | None = None,
+                 max_regions: int = 100_000) -> list[list[SlicePanel]]:
+    """The panels ``[row][column]`` of every network (row) on every point's plane (column).
+
+    Parameters
+    ----------
+    networks : sequence of networks
+        Anything :func:`localregions.layers.network_layers` folds; the output layer gives the
+        decision boundary.
+    points : sequence of SlicePoint
+    radius : float
+        The ball's radius in input units (its disc is the ball's intersection with the plane).
+    plane : ``"gradient"``, ``"points"`` or ``"random"``
+        How each point's plane is spanned (:func:`point_plane`).
+    plane_networks : sequence of int, optional
+        Per row, the network whose gradient spans its planes; rows naming the same network share
+        their planes, windows and zooms (before and after training compare like with like).  By
+        default every row uses the last network.  Only ``"gradient"`` planes depend on a network:
+        with the others every row shares one plane per point.
+    seed : int
+        Draws the random directions (``"random"``, or ``"gradient"`` without a neighbour).
+    window : float, optional
+        Half-width of the wide view in input units; by default it holds the marked points and the
+        decision boundary's distance were the output affine (at least 12 radii).
+    max_regions : int
+        Budget of each partition (:func:`localregions.slices.slice_partition`).
+    """
+    radius = check_radius(radius)
+    if not networks or not points:
+        raise ValueError("networks and points must each hold at least one entry")
+    if plane not in PLANES:
+        raise ValueError(f"plane must be one of {list(PLANES)}, got {plane!r}")
+    if window is not None:
+        window = check_radius(window, "window")
+        if window < radius:
+            raise ValueError(f"window {window} must be at least the radius {radius}: the disc must fit the view")
+    folded = [network_layers(network) for network in networks]
+    rows = list(plane_networks) if plane_networks is not None else [len(folded) - 1] * len(folded)
+    if len(rows) != len(folded) or not all(0 <= r < len(folded) for r in rows):
+        raise ValueError(f"plane_networks must name one of the {len(folded)} networks per network, got {rows}")
+    if plane != "gradient":
+        rows = [rows[0]] * len(rows)
+    panels: list[list] = [[None] * len(points) for _ in folded]
+    for column, point in enumerate(points):
+        for owner in dict.fromkeys(rows):
+            members = [row for row, r in enumerate(rows) if r == owner]
+            surface = point_plane(plane, folded[owner], point, seed=seed)
+            marks = _marks(surface, point)
+            wide = window or max(_wide_half_width(folded[row], surface, marks, radius) for row in members)
+            wides = {row: slice_partition(folded[row], surface, wide, max_regions=max_regions) for row in members}
+            zoom = min(_zoom_half_width(partition, radius) for partition in wides.values())
+            for row in members:
+                panels[row][column] = SlicePanel(surface, wides[row],
+                                                 slice_partition(folded[row], surface, zoom, max_regions=max_regions),
+                                                 marks)
+    return panels
+
+
+def panel_counts(panel: SlicePanel, radius: float) -> dict:
+    """What a panel shows, in numbers: the regions meeting the disc, in the zoom and in the wide view."""
+    boundary = panel.zoom.boundary
+    # The decision boundary crosses the disc where one of its segments comes within the radius of the centre.
+    ends, direction = boundary[:, 0], boundary[:, 1] - boundary[:, 0]
+    along = np.clip(-(ends * direction).sum(axis=1) / np.maximum((direction**2).sum(axis=1), 1e-300), 0.0, 1.0)
+    nearest = np.linalg.norm(ends + along[:, None] * direction, axis=1)
+    return {"disc_regions": len(disc_regions(panel.zoom, radius)),
+            "boundary_in_disc": bool(len(boundary) and nearest.min() < radius),
+            "zoom_half_width": panel.zoom.window[1], "zoom_regions": len(panel.zoom),
+            "view_half_width": panel.wide.window[1], "view_regions": len(panel.wide)}
 
 
 def _pattern_colours(patterns: np.ndarray) -> np.ndarray:
@@ -113,8 +265,9 @@ def draw_slice(axes, partition: SlicePartition, *, radius: float | None = None,
     zoom_box : float, optional
         Half-width of a square drawn around the centre (where a zoomed panel looks).
     """
+    # Thousands of regions: thinner edges, or the edges hide the regions.
     axes.add_collection(PolyCollection(partition.polygons(), facecolors=_pattern_colours(partition.patterns),
-                                       edgecolors="0.35", linewidths=0.4))
+                                       edgecolors="0.35", linewidths=0.4 if len(partition) < 2000 else 0.15))
     if len(partition.boundary):
         axes.add_collection(LineCollection(partition.boundary, colors="black", linewidths=2.0))
     s_min, s_max, t_min, t_max = partition.window
@@ -143,129 +296,78 @@ def draw_slice(axes, partition: SlicePartition, *, radius: float | None = None,
         axes.set_title(title, fontsize=9)
 
 
-def _logits(network, center: torch.Tensor) -> np.ndarray:
-    dtype = next(network.parameters()).dtype
-    with torch.no_grad():
-        return network(center.to(dtype)).double().numpy()
+def _legend_handles(radius: float) -> list:
+    return [Patch(facecolor=hsv_to_rgb([0.3, 0.35, 0.97]), edgecolor="0.35", label="a linear region (colour: its pattern)"),
+            Line2D([], [], color="black", linewidth=2.0, label="decision boundary"),
+            Line2D([], [], color="tab:red", linewidth=1.8, marker="o", markerfacecolor="none", linestyle="none",
+                   markersize=9, label=f"the ball's disc (radius {radius:g})"),
+            Line2D([], [], color="tab:red", linewidth=0.8, linestyle="--", label="the zoomed square"),
+            Line2D([], [], color="tab:blue", marker="o", linestyle="none", label="the point (centre)"),
+            Line2D([], [], color="tab:blue", marker="s", linestyle="none", label="another data point in the plane")]
 
 
-def _wide_half_width(network, plane: SlicePlane, marks, radius: float) -> float:
-    """Half-width of the wide view: the marked points and the decision boundary, were the logit affine."""
-    center = torch.from_numpy(plane.center)
-    distances = [float(np.max(np.abs(point))) for _, point in marks[1:]]
-    gradient = output_gradient(network, center)
-    logits = _logits(network, center)
-    margin = logits[0] if len(logits) == 1 else np.diff(np.sort(logits)[-2:])[0]
-    if np.any(gradient):
-        distances.append(abs(float(margin)) / float(np.linalg.norm(gradient)))
-    return WIDE_MARGIN * max([*distances, 4.0 * ZOOM_MIN_RADII * radius])
+def slice_grid_figure(panels: Sequence[Sequence[SlicePanel]], row_labels: Sequence[str],
+                      column_labels: Sequence[str], radius: float, *, title: str | None = None,
+                      units: str = "input units") -> Figure:
+    """Draw :func:`slice_panels`'s panels: a row per network, a wide view and a zoom per point side by side.
 
-
-def _zoom_half_width(partition: SlicePartition, radius: float) -> float:
-    """Half-width of the zoom: just past the nearest other region in the plane, within the radii limits."""
-    distances = partition.distances_to_center()
-    others = distances[distances > 0]
-    nearest = float(others.min()) if len(others) else np.inf
-    return float(np.clip(ZOOM_PAST_BOUNDARY * nearest, ZOOM_MIN_RADII * radius, ZOOM_MAX_RADII * radius))
-
-
-def _marks(plane: SlicePlane, point: SlicePoint) -> list[tuple[str, np.ndarray]]:
-    marks = [(point.label, np.zeros(2))]
-    if point.neighbour is not None:
-        marks.append((point.neighbour_label, plane.coordinates(np.asarray(point.neighbour, dtype=np.float64)[None])[0]))
-    return marks
-
-
-def _describe(partition: SlicePartition, radius: float, view: str) -> str:
-    if view == "wide":
-        return f"{len(partition)} regions in view"
-    count = len(disc_regions(partition, radius))
-    return f"zoom: the ball (r={radius:g}) meets {count} region{'s' if count != 1 else ''}"
-
-
-def _partitions(networks, plane: SlicePlane, marks, radius: float, max_regions: int):
-    """Per network, the wide and the zoomed partition; one wide and one zoom size for all of them."""
-    wide = max(_wide_half_width(network, plane, marks, radius) for network in networks)
-    wide_partitions = [slice_partition(network, plane, wide, max_regions=max_regions) for network in networks]
-    zoom = min(_zoom_half_width(partition, radius) for partition in wide_partitions)
-    zoom_partitions = [slice_partition(network, plane, zoom, max_regions=max_regions) for network in networks]
-    return wide_partitions, zoom_partitions, zoom
-
-
-def slice_grid_figure(networks: Sequence[tuple[str, object]], points: Sequence[SlicePoint], radius: float, *,
-                      plane_network: int = -1, seed: int = 0, max_regions: int = 100_000) -> Figure:
-    """Slices through several points (columns) for several networks (row pairs: wide view, zoom).
-
-    Parameters
-    ----------
-    networks : sequence of (label, network)
-        E.g. ``[("before training", net0), ("after training", net20)]``: ``nn.Sequential`` MLPs
-        (the output layer gives the decision boundary).
-    points : sequence of SlicePoint
-        E.g. a training, a testing and a random point, each with a neighbouring data point.
-    radius : float
-        The ball's radius in input units.
-    plane_network : int, default -1
-        Which network's gradient spans each point's plane (the same plane, window and zoom in
-        every row, so the rows compare like with like); by default the last (the trained one).
-    seed : int
-        For the random direction where a point has no neighbour.
-    max_regions : int
-        Budget of each partition (see :func:`localregions.slices.slice_partition`).
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        ``2 * len(networks)`` rows (each network's wide view, then its zoom) by ``len(points)``.
+    ``row_labels`` name the networks (``"lr 0.02, epoch 0"``), ``column_labels`` the points; the
+    panels' titles give the regions in view and those the ball's disc meets (as :func:`panel_counts`).
     """
     radius = check_radius(radius)
-    if not networks or not points:
-        raise ValueError("networks and points must each hold at least one entry")
-    figure = Figure(figsize=(4.2 * len(points), 4.1 * 2 * len(networks)), layout="constrained")
-    grid = figure.subplots(2 * len(networks), len(points), squeeze=False)
-    for column, point in enumerate(points):
-        plane = figure_plane(networks[plane_network][1], point.center, point.neighbour, seed=seed)
-        marks = _marks(plane, point)
-        wides, zooms, zoom = _partitions([network for _, network in networks], plane, marks, radius, max_regions)
-        for row, (label, _) in enumerate(networks):
-            draw_slice(grid[2 * row, column], wides[row], radius=radius, marks=marks, zoom_box=zoom,
-                       title=_describe(wides[row], radius, "wide"))
-            draw_slice(grid[2 * row + 1, column], zooms[row], radius=radius, marks=marks[:1],
-                       title=_describe(zooms[row], radius, "zoom"))
-            if column == 0:
-                grid[2 * row, 0].set_ylabel(f"{label}\nwide view", fontsize=10)
-                grid[2 * row + 1, 0].set_ylabel(f"{label}\naround the ball", fontsize=10)
-        grid[0, column].set_title(f"{point.label}\n{grid[0, column].get_title()}", fontsize=10)
-    figure.suptitle("Linear regions on a plane through each point, spanned by the output's gradient and the "
-                    "direction to a neighbouring data point\n(same plane in every row; black: decision boundary; "
-                    "red: the ball, ringed where it is a speck; dashed: the zoomed square)", fontsize=11)
+    if len(row_labels) != len(panels) or any(len(row) != len(column_labels) for row in panels):
+        raise ValueError(f"labels ({len(row_labels)} rows, {len(column_labels)} columns) do not fit the panels")
+    columns = 2 * len(column_labels)
+    figure = Figure(figsize=(3.1 * columns + 0.4, 3.2 * len(panels) + 1.4), layout="constrained")
+    grid = figure.subplots(len(panels), columns, squeeze=False)
+    for row, (label, panel_row) in enumerate(zip(row_labels, panels)):
+        for column, (point_label, panel) in enumerate(zip(column_labels, panel_row)):
+            counts = panel_counts(panel, radius)
+            wide, zoom = grid[row, 2 * column], grid[row, 2 * column + 1]
+            regions = counts["disc_regions"]
+            draw_slice(wide, panel.wide, radius=radius, marks=panel.marks, zoom_box=panel.zoom.window[1],
+                       title=f"{counts['view_regions']} regions in view")
+            draw_slice(zoom, panel.zoom, radius=radius, marks=panel.marks[:1],
+                       title=f"zoom: the ball meets {regions} region{'s' if regions != 1 else ''}")
+            if row == 0:
+                wide.set_title(f"{point_label}: wide view\n{wide.get_title()}", fontsize=10)
+                zoom.set_title(f"{point_label}: around the ball\n{zoom.get_title()}", fontsize=10)
+            if row == len(panels) - 1:
+                for axes in (wide, zoom):
+                    axes.set_xlabel(f"s ({units})", fontsize=8)
+        grid[row, 0].set_ylabel(f"{label}\nt ({units})" if label else f"t ({units})", fontsize=10)
+    title = title or "Linear regions on a plane through each point (the same plane in every row)"
+    width = int(11 * (3.1 * columns + 0.4))  # characters of a 12-point line across the figure
+    figure.suptitle("\n".join(textwrap.fill(line, width) for line in title.split("\n")), fontsize=12)
+    figure.legend(handles=_legend_handles(radius), loc="outside lower center", ncols=6 if columns >= 4 else 2,
+                  fontsize=9, frameon=False)
+    # Lay the many panels out once, not again for each file written (the layout cost as much as the drawing).
+    figure.draw_without_rendering()
+    figure.set_layout_engine("none")
     return figure
 
 
-def render_slice(network, point, radius: float, path: str | Path, *, neighbour=None, seed: int = 0,
-                 dpi: int = 150, max_regions: int = 100_000) -> Path:
+def render_slice(network, point, radius: float, path: str | Path, *, neighbours: Sequence = (),
+                 plane: str = "gradient", seed: int = 0, window: float | None = None, dpi: int = 150,
+                 max_regions: int = 100_000) -> tuple[Path, SlicePanel]:
     """Draw one slice through ``point`` (wide view and zoom around the ball) and write it to ``path`` as a PNG.
 
-    What ``localregions slice MODEL POINT --radius R -o slice.png`` calls.  ``network`` is an
-    ``nn.Sequential`` MLP; ``neighbour`` (another data point) spans the plane with the output's
-    gradient, a random direction drawn with ``seed`` where it is None (:func:`figure_plane`).
-    Written atomically; returns the path.
+    What ``localregions slice MODEL POINT --radius R -o slice.png`` calls.  ``neighbours`` are
+    other data points, nearest first (the ``"gradient"`` plane goes through the first, ``"points"``
+    through two).  Written atomically; returns the path and the panel drawn (its numbers:
+    :func:`panel_counts`).
     """
     radius = check_radius(radius)
-    center = torch.as_tensor(point, dtype=torch.float64)
-    plane = figure_plane(network, center, neighbour, seed=seed)
-    marks = _marks(plane, SlicePoint("point", center, None if neighbour is None else torch.as_tensor(neighbour)))
-    (wide,), (zoomed,), zoom = _partitions([network], plane, marks, radius, max_regions)
-    figure = Figure(figsize=(10, 5.2), layout="constrained")
-    left, right = figure.subplots(1, 2)
-    draw_slice(left, wide, radius=radius, marks=marks, zoom_box=zoom, title=_describe(wide, radius, "wide"))
-    draw_slice(right, zoomed, radius=radius, marks=marks[:1], title=_describe(zoomed, radius, "zoom"))
-    for axes in (left, right):
-        axes.set_xlabel("s: first direction (input units)", fontsize=8)
-    left.set_ylabel("t: second direction (input units)", fontsize=8)
-    figure.suptitle("Linear regions on a plane through the point (black: decision boundary; red: the ball)",
-                    fontsize=10)
+    others = tuple((f"neighbour {i + 1}", torch.as_tensor(p, dtype=torch.float64)) for i, p in enumerate(neighbours))
+    point = SlicePoint("point", torch.as_tensor(point, dtype=torch.float64), others)
+    ((panel,),) = slice_panels([network], [point], radius, plane=plane, seed=seed, window=window,
+                               max_regions=max_regions)
+    described = {"gradient": "the output's gradient and the direction to another data point",
+                 "points": "the directions to two other data points",
+                 "random": f"two random directions (seed {seed})"}.get(plane, plane)
+    figure = slice_grid_figure([[panel]], [""], ["the point"], radius,
+                               title=f"Linear regions on the plane through the point spanned by {described}")
     path = Path(path)
     with atomic_path(path) as temporary:
         figure.savefig(temporary, format="png", dpi=dpi, metadata={"Software": None})
-    return path
+    return path, panel

@@ -10,6 +10,8 @@ the solvers) happen inside the steps, so that a job pays only for what it uses.
 * :mod:`.training`: processed -> checkpoints (``train``);
 * :mod:`.measures`: checkpoints -> per-point and per-ball tables (``bounds``, ``tightness``,
   ``methods``, ``radius_sweep``);
+* :mod:`.slices`: checkpoints -> exact 2-D slices through a few points, a figure per depth and their
+  numbers (``slices``);
 * :mod:`.tables`: per-point tables -> summaries and claims (``aggregate``, ``claims``,
   ``variant_claims``, ``tightness_table``, ``methods_table``);
 * :mod:`.products`: summaries -> figures, the comparison with the reference, the report.
