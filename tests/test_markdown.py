@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from localregions.experiment.storage import write_csv, write_text
 from localregions.reporting.markdown import (
     _methods_section,
+    model_sizes,
     _phases_section,
     _radius_sweep_section,
     _runs_section,
@@ -278,6 +279,27 @@ def test_methods_section_sets_c_beside_the_exact_count_where_one_finished():
     assert rows["lp"].split(" | ")[8] == "3 / 3 (1)"  # only ball 0
     assert rows["local_complexity"].split(" | ")[8] == "1 / 2 (2)"  # a lower estimate may sit below log2 exact
     assert all(row.endswith("| n/a |") for row in rows.values())  # no timing table
+
+
+def test_models_of_a_grid_get_a_row_each_with_c_per_neuron():
+    """A CNN beside an MLP: mean C pooled over both would mean nothing, so each model gets its rows."""
+    mlp = methods_frame()
+    # The "CNN" at depth 4: every method's C ten times the MLP's, on 125 times its neurons.
+    cnn = mlp.assign(depth=4, unstable=10 * mlp["unstable"])
+    timing = pd.concat([methods_timing().assign(depth=2), methods_timing().assign(depth=4, seconds=[0.02, 0.04])])
+    sizes = model_sizes({"mlp2": {"depth": 2, "width": 16}, "lenet": {"depth": 4, "width": 16, "architecture": "lenet",
+                                                                       "channels": [2, 1]}})
+    assert sizes == {2: ("mlp2", 32), 4: ("lenet", 2 * 784 + 100 + 120 + 84)}
+    sizes = {2: ("mlp2", 32), 4: ("lenet", 4000)}
+    rows = _table_rows(_methods_section(pd.concat([cnn, mlp]), timing, None, sizes))
+    assert rows[0].startswith("| model | neurons | scale | radius | method | balls | mean C | C per neuron |")
+    assert rows[1:3] == ["| mlp2 (depth 2) | 32 | raw | 0.4 | alg1 | 3 | 2 | 0.0625 | 2 | 33% | - | - | 2 |",
+                         "| mlp2 (depth 2) | 32 | raw | 0.4 | ibp | 3 | 3 | 0.0938 | 2 | 33% | -50% | - | n/a |"]
+    assert rows[6:8] == ["| lenet (depth 4) | 4000 | raw | 0.4 | alg1 | 3 | 20 | 0.005 | 20 | 33% | - | - | 20 |",
+                         "| lenet (depth 4) | 4000 | raw | 0.4 | ibp | 3 | 30 | 0.0075 | 20 | 33% | -50% | - | n/a |"]
+    assert len(rows) == 11
+    # One model: the table is the one above, without the model columns.
+    assert _table_rows(_methods_section(mlp, None, None, sizes))[0].startswith("| scale | radius | method |")
 
 
 # ---------------------------------------------------------------------------------------------- sweep

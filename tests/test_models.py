@@ -277,3 +277,16 @@ def test_build_network_dispatches_and_validates():
         build_network("resnet", 784, 2, 8, 0.1, 0)
     with pytest.raises(ValueError, match="^channels must be"):
         build_lenet(0.1, 0, channels=(6,))
+
+
+@pytest.mark.parametrize("architecture, depth, width, channels", [("mlp", 3, 7, (6, 16)), ("lenet", 4, 32, (6, 16)),
+                                                                  ("lenet", 4, 32, (2, 5))])
+def test_hidden_widths_without_torch_are_those_of_the_built_network(architecture, depth, width, channels):
+    """The settings and the report size a model without building it; the fold of the built network agrees."""
+    from localregions.experiment.architectures import hidden_widths
+    from localregions.layers import network_layers
+
+    net = build_network(architecture, 784, depth, width, 0.1, 0, channels=channels)
+    assert hidden_widths(architecture, depth=depth, width=width, channels=channels) == network_layers(net).widths
+    with pytest.raises(ValueError, match="^architecture must be"):
+        hidden_widths("resnet", depth=2, width=3)

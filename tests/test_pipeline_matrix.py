@@ -54,3 +54,30 @@ def test_disabling_a_study_after_it_ran_drops_it_from_the_report(with_tightness,
     report = (run / "results" / "tiny" / "report.md").read_text()
     assert "The tightness study was not run (`tightness.enabled=false`)." in report
     assert not (run / "figures" / "tiny" / "tightness.png").exists() or "tightness.png" not in report
+
+
+def test_a_lenet_beside_an_mlp_end_to_end(tmp_path, mnist_raw_dir):
+    """model=lenet through every rule: trained with its channels, bounded per layer, reported beside the MLP."""
+    from localregions.experiment.models import load_checkpoint
+
+    workdir = workdir_with_mnist(tmp_path, mnist_raw_dir)
+    overrides = [o for o in TINY if not o.startswith(("grid.models", "methods.", "bounds.points"))] + [
+        "grid.models=[lenet,mlp2]", "data.pool=28", "data.scale=unit", "model.channels=[1,2]",
+        "model.init=he_normal",  # so that so small a LeNet trains in three epochs (a depth whose runs all collapse has
+        #                          no Figure 3)
+        "bounds.points_per_set=4", "bounds.radius=0.02", "methods.scales=[unit]", "methods.radii={unit:[0.1]}",
+        "methods.points=2", "methods.lp_points=0", "methods.methods=[alg1,crown]", "methods.complexity_directions=4"]
+    snakemake(workdir, overrides)
+    results = workdir / "results" / "tiny"
+    runs = pd.read_csv(results / "runs.csv")
+    assert sorted(zip(runs["model"], runs["depth"])) == [("lenet", 4)] * 2 + [("mlp2", 2)] * 2
+    lenet, _ = load_checkpoint(next((results / "runs" / "lenet_lr0.02").rglob("epoch_003.pt")))
+    assert (lenet[1].out_channels, lenet[4].out_channels) == (1, 2)
+    points = pd.read_csv(results / "bounds" / "lenet_lr0.02.csv.gz")
+    layers = [f"unstable_l{k}" for k in range(1, 5)]
+    assert (points[layers].sum(axis=1) == points["unstable"]).all() and points["unstable"].max() > 0
+    assert set(pd.read_csv(results / "summary.csv")["depth"]) == {2, 4}
+    report = (results / "report.md").read_text()
+    assert "| lenet (depth 4) | 1188 | unit | 0.1 | alg1 | 16 |" in report  # 784 + 2 x 100 + 120 + 84 neurons
+    assert "| mlp2 (depth 2) | 64 | unit | 0.1 | alg1 | 16 |" in report
+    assert (workdir / "figures" / "tiny" / "figure3_depth4.png").is_file()

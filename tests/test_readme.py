@@ -22,3 +22,25 @@ def test_every_local_link_of_the_readme_exists():
     assert local, "the README links to no file at all"
     missing = [t for t in local if not (REPO / t).exists()]
     assert not missing, f"README links to files that are not in the repository: {missing}"
+
+
+def test_the_cnn_section_sets_each_model_s_c_per_neuron_from_the_reference():
+    """cnn_mnist's README section: one row per model and method, C per neuron = mean C / the model's neurons."""
+    import pandas as pd
+
+    sys.path.insert(0, str(REPO / "tools"))
+    try:
+        import readme_results
+    finally:
+        sys.path.pop(0)
+    lines = "\n".join(readme_results.cnn_section()).splitlines()
+    methods = pd.read_csv(REPO / "reference" / "cnn_mnist" / "methods.csv")
+    rows = [line.split(" | ") for line in lines if line.startswith("| lenet") or line.startswith("| mlp2")]
+    assert len(rows) == methods.groupby(["depth", "radius", "method"]).ngroups
+    for row in rows:
+        depth, neurons = (4, 3136 + 800 + 120 + 84) if row[0].startswith("| lenet") else (2, 512)
+        mine = methods[(methods["depth"] == depth) & (methods["radius"] == float(row[1])) & (methods["method"] == row[2])]
+        assert f"{neurons:,} neurons" in row[0] and int(row[3]) == len(mine)
+        assert float(row[5]) == float(f"{mine['unstable'].mean() / neurons:.3g}")
+    summary = pd.read_csv(REPO / "reference" / "cnn_mnist" / "summary.csv")
+    assert f"depth 4): {int(summary[summary['depth'] == 4]['single_region_points'].sum())} of" in lines[-1]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+from dataclasses import asdict
 import sys
 from pathlib import Path
 
@@ -56,6 +57,10 @@ def test_the_configs_shown_at_the_top_level_are_the_packages():
         ("train.loss=mse", r"train\.loss must be one of \['bce', 'softmax'\]"),
         ("tightness.radii={unit:[0.1]}", None),
         ("name=a/b", r"config key name must be a non-empty name"),
+        ("model.architecture=cnn", r"config key model\.architecture must be one of \['mlp', 'lenet'\], got 'cnn'"),
+        ("model.channels=[6]", r"config key model\.channels must be two channel counts >= 1"),
+        ("grid.models=[lenet]", r"config key data\.pool must be 28 for model\.architecture=lenet.*got 6"),
+        ("grid.models=[mlp2,mlp3]", None),
         ("paths.results=", r"config key paths\.results must be a non-empty path"),
         ("slices.plane=pca", r"config key slices\.plane must be one of \['gradient', 'points', 'random'\], got 'pca'"),
         ("slices.datasets=[train,valid]", r"config key slices\.datasets entries must be among"),
@@ -64,8 +69,10 @@ def test_the_configs_shown_at_the_top_level_are_the_packages():
     ],
 )
 def test_a_bad_setting_is_refused_naming_its_key(override, message):
-    if message is None:  # a valid override, for contrast: the raw scale keeps its default radii
-        assert compose_settings([override]).tightness.radii == {"raw": [0.4], "unit": [0.1]}
+    if message is None:  # a valid override, for contrast
+        plan_experiments([override])
+        if override.startswith("tightness"):  # the raw scale keeps its default radii
+            assert compose_settings([override]).tightness.radii == {"raw": [0.4], "unit": [0.1]}
         return
     with pytest.raises(SettingsError, match=message):
         plan_experiments([override])
@@ -111,3 +118,24 @@ def test_an_installed_package_composes_its_configs_from_anywhere(tmp_path):
     assert done.returncode == 0, done.stderr
     where, composed = done.stdout.splitlines()
     assert where.startswith(str(target)) and composed == "smoke [0, 1]"
+
+
+def test_two_models_of_one_depth_are_refused_since_the_tables_key_runs_by_depth():
+    with pytest.raises(SettingsError, match=r"grid\.models mlp2 and mlp3 both have depth 2: the tables tell"):
+        plan_experiments(["model.depth=2"])
+    with pytest.raises(SettingsError, match=r"config key model\.depth must be 4 for model\.architecture=lenet"):
+        plan_experiments(["experiment=cnn_mnist", "model.depth=3"])
+
+
+def test_cnn_mnist_sets_a_lenet_beside_full_mnist_s_mlp_on_full_mnist_s_balls():
+    """The comparison the experiment promises: the same points, radii and methods as full_mnist, and its MLP."""
+    cnn, full = plan_experiments(["experiment=cnn_mnist"]).main, plan_experiments(["experiment=full_mnist"]).main
+    lenet, mlp = cnn.models["lenet"], cnn.models["mlp2"]
+    assert (lenet.architecture, lenet.depth, lenet.channels, lenet.hidden_widths()) == ("lenet", 4, [4, 8],
+                                                                                        [3136, 800, 120, 84])
+    assert asdict(mlp) | {"channels": None} == asdict(full.models["mlp2"]) | {"channels": None}  # an MLP has none
+    assert asdict(cnn.settings.data) == asdict(full.settings.data)
+    same = ["methods", "points", "lp_points", "scales", "radii", "complexity_directions"]
+    assert {k: getattr(cnn.settings.methods, k) for k in same} == {k: getattr(full.settings.methods, k) for k in same}
+    assert set(cnn.settings.bounds.radii()) == set(cnn.settings.methods.radii["unit"])  # bounds over training at both
+    assert cnn.settings.grid.seeds == list(range(10)) and [job.depth for job in cnn.grid_jobs()] == [4, 2]

@@ -470,3 +470,37 @@ def test_point_table_hands_its_norm_and_memory_settings_to_both_computations(mon
                 norm="linf", chunk_size=1, memory_budget_bytes=4096)
     settings = {"norm": "linf", "chunk_size": 1, "memory_budget_bytes": 4096}
     assert calls == [("distance", settings), ("bound", settings), ("bound", settings)]
+
+
+def test_a_cnn_is_folded_once_per_table_and_measured_as_the_library_measures_the_module(monkeypatch):
+    """The pipeline's tables on a LeNet: the numbers of the library called on the module itself, from one fold."""
+    import localregions.layers
+    from localregions.complexity import local_complexity
+    from localregions.experiment.methods import compare_methods
+    from localregions.experiment.models import build_lenet
+
+    net = build_lenet(0.1, seed=0, channels=(1, 2)).double().eval()
+    generator = torch.Generator().manual_seed(0)
+    sets = {"train": torch.rand(3, 784, generator=generator, dtype=torch.float64),
+            "random1": torch.rand(2, 784, generator=generator, dtype=torch.float64)}
+    expected = {(name, r): local_region_bound(net, points, r).unstable_per_layer.tolist()
+                for name, points in sets.items() for r in (0.05, 0.2)}
+    distances = {name: boundary_distance(net, points).numpy() for name, points in sets.items()}
+    complexity = {name: local_complexity(net, points, 0.05, n_directions=4, seed=1).lower_estimate.tolist()
+                  for name, points in sets.items()}
+    folds = []
+    fold = localregions.layers.fold_network
+    monkeypatch.setattr(localregions.layers, "fold_network", lambda *a, **k: folds.append(1) or fold(*a, **k))
+    table = point_table(net, sets, [0.05, 0.2])
+    assert len(folds) == 1
+    for (name, r), per_layer in expected.items():
+        rows = table[(table["dataset"] == name) & (table["radius"] == r)]
+        assert rows[[f"unstable_l{k}" for k in range(1, 5)]].to_numpy().tolist() == per_layer
+        assert np.array_equal(rows["boundary_distance"].to_numpy(), distances[name])
+    measured, _ = compare_methods(net, sets, 0.05, norm="l2", methods=["alg1", "crown"], lp_points=0, seed=1,
+                                  complexity_directions=4)
+    assert len(folds) == 2
+    for name in sets:
+        mine = measured[measured["dataset"] == name]
+        assert mine[mine["method"] == "alg1"]["unstable"].tolist() == [sum(c) for c in expected[(name, 0.05)]]
+        assert mine[mine["method"] == "local_complexity"]["unstable"].tolist() == complexity[name]

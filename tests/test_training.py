@@ -200,10 +200,10 @@ def test_training_takes_the_lenet(tmp_path):
     x = torch.rand(16, 784, generator=generator, dtype=torch.float64)
     y = (x[:, :392].sum(dim=1) > x[:, 392:].sum(dim=1)).to(torch.int64)
     result = train(tmp_path, x, y, architecture="lenet", init="he_normal", epochs=2, checkpoint_epochs=[0, 2],
-                   lr=0.01)
+                   lr=0.01, channels=(3, 5))
     assert result.status in ("ok", "collapsed") and result.checkpoint_epochs == [0, 2]
     model, _ = load_checkpoint(tmp_path / "epoch_002.pt")
-    assert isinstance(model[1], nn.Conv2d)
+    assert isinstance(model[1], nn.Conv2d) and (model[1].out_channels, model[4].out_channels) == (3, 5)
     initial, _ = load_checkpoint(tmp_path / "epoch_000.pt")
     assert not torch.equal(model[1].weight, initial[1].weight)  # trained
     value, accuracy = loss_and_accuracy(model, x, y, "bce")

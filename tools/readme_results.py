@@ -17,9 +17,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from localregions.experiment.ball_summaries import BALL_KEYS, methods_summary, tightness_summary
-from localregions.reporting.markdown import markdown_table, number, share
+from localregions.reporting.markdown import markdown_table, methods_by_model, model_sizes, number, share
 from localregions.reporting.claims import VERDICTS
 from localregions.reporting.claims_markdown import verdict_text
 from localregions.reporting.phases import phase_changes
@@ -142,6 +143,58 @@ def methods_section() -> list[str]:
     return lines
 
 
+def _reference_settings(experiment: str) -> dict | None:
+    """The settings a reference ran with: the YAML block of its report."""
+    path = REFERENCE / experiment / "report.md"
+    if not path.is_file() or "```yaml\n" not in path.read_text():
+        return None
+    return yaml.safe_load(path.read_text().split("```yaml\n", 1)[1].split("```", 1)[0])
+
+
+def cnn_section() -> list[str]:
+    claims, runs, methods, summary = (_read("cnn_mnist", t) for t in ("claims.csv", "runs.csv", "methods.csv",
+                                                                         "summary.csv"))
+    settings = _reference_settings("cnn_mnist")
+    if claims is None or runs is None or methods is None or summary is None or settings is None:
+        return []
+    sizes = model_sizes(settings["models"])
+    paper = claims[claims["trajectory"] == TRAJECTORIES[0]]
+    described = {depth: f"{name} ({neurons:,} neurons, depth {depth})" for depth, (name, neurons) in sizes.items()}
+    trained = []
+    for depth, part in runs.groupby("depth", sort=False):
+        ok = part[part["status"] == "ok"]
+        accuracy = (f", test accuracy {100 * ok['final_test_accuracy'].min():.1f}-"
+                    f"{100 * ok['final_test_accuracy'].max():.1f}%" if len(ok) else "")
+        trained.append(f"{described.get(depth, f'depth {depth}')}: {len(ok)} of {len(part)} runs trained{accuracy}")
+    rows = [[described.get(r.depth, str(r.depth)), number(r.radius), r.method, str(r.balls), number(r.mean_unstable, 4),
+             number(r.unstable_per_neuron, 3), share(r.single_region_share),
+             "-" if np.isnan(r.removed_share) else share(r.removed_share)]
+            for r in methods_by_model(methods, sizes).itertuples(index=False)]
+    return ["### A CNN beside the MLP (`cnn_mnist`)", "",
+            "`experiment=cnn_mnist` ([report](reference/cnn_mnist/report.md), [claims.csv](reference/cnn_mnist/claims.csv),"
+            " [Figure 3 for the LeNet](reference/cnn_mnist/figures/figure3_depth4.png), "
+            "[for the MLP](reference/cnn_mnist/figures/figure3_depth2.png)): a small LeNet-style CNN and the MLP of "
+            "`full_mnist` trained on the same data, bounded on the same balls. " + "; ".join(trained) + ".", "",
+            "C by method on the same balls, per model; *C per neuron* is mean C over the model's hidden neurons, the "
+            "share that may change sign; *local_complexity* is a sampled lower estimate, not a bound:", "",
+            markdown_table(["model", "radius", "method", "balls", "mean C", "C per neuron",
+                            "certified single region (C = 0)", "of Algorithm 1's C removed"], rows), "",
+            f"The paper's observations on each model, decided over the {len(settings['grid']['seeds'])} seeds on epochs "
+            f"{int(paper['first_epoch'].min())}-{int(paper['last_epoch'].max())} at r = "
+            f"{number(settings['bounds']['radius'])} (depth 4 is the LeNet, depth 2 the MLP):", "",
+            verdict_table(claims, TRAJECTORIES[0]), "", single_region_line(summary, described), ""]
+
+
+def single_region_line(summary: pd.DataFrame, described: dict) -> str:
+    """How many balls of the bounds over training meet a single region: (4) is about them."""
+    parts = [f"{described.get(depth, f'depth {depth}')}: {int(part['single_region_points'].sum())} of "
+             f"{int(part['n_points'].sum())}" for depth, part in summary.groupby("depth", sort=False)]
+    radii = " and ".join(number(r) for r in sorted(summary["radius"].unique()))
+    return (f"Balls certified a single region (C = 0) by Algorithm 1 over training, every seed, epoch and set, at r = "
+            f"{radii}: " + "; ".join(parts) + ". Observation (4) is about these balls: where there are none, its "
+            "verdict can only be inconclusive.")
+
+
 def flips_by_claim_line(flips: pd.DataFrame, variants: list[str], claims: list[int]) -> str:
     """How many variants flip each observation in at least one setting, and which variants flip none."""
     counts = ", ".join(f"({c}) {flips.loc[flips['claim'] == c, 'variant'].nunique()}" for c in claims)
@@ -223,7 +276,8 @@ def long_training_section() -> list[str]:
 
 
 def results_block() -> str:
-    parts = figure3_section() + tightness_section() + methods_section() + sensitivity_section() + long_training_section()
+    parts = (figure3_section() + tightness_section() + methods_section() + cnn_section() + sensitivity_section()
+             + long_training_section())
     return "\n".join(parts).rstrip("\n") if parts else "No reference results are committed yet."
 
 

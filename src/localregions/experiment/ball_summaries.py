@@ -84,43 +84,51 @@ def tightness_summary(tightness: pd.DataFrame) -> pd.DataFrame:
 
 
 def methods_summary(methods: pd.DataFrame, tightness: pd.DataFrame | None = None,
-                    timing: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Each method against Algorithm 1 on its own balls, one row per (scale, radius, method).
+                    timing: pd.DataFrame | None = None, by: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Each method against Algorithm 1 on its own balls, one row per (scale, radius, method), or per (``by``, scale,
+    radius, method) with ``by`` among depth, lr, seed, epoch, dataset (``("depth",)``: one row per model of the grid).
 
     Returns
     -------
     pandas.DataFrame
-        Columns: scale, radius, method, balls, mean_unstable (mean C), alg1_mean_unstable
+        Columns: the ``by`` keys, scale, radius, method, balls, mean_unstable (mean C), alg1_mean_unstable
         (Algorithm 1's mean C on the same balls), single_region_share (C = 0), removed_share
         (1 - the method's total C / Algorithm 1's there; negative: looser; NaN for Algorithm 1
         itself, for the sampled local complexity, which is no bound, and where Algorithm 1's C is
         0), counted (balls with a complete exact count, from ``tightness``), counted_mean_unstable
         and counted_mean_log2_exact (on those balls), seconds_per_1000 (from ``timing``; NaN
-        without it). Ordered by scale, radius and :data:`METHOD_ORDER`.
+        without it). Ordered by the ``by`` keys, scale, radius and :data:`METHOD_ORDER`.
     """
     required = BALL_KEYS + ["method", "unstable"]
     missing = [c for c in required if c not in methods.columns]
     if missing:
         raise ValueError(f"methods is missing columns {missing}")
+    by = list(by)
+    allowed = [k for k in BALL_KEYS if k not in ("scale", "radius", "point")]
+    if not set(by) <= set(allowed):
+        raise ValueError(f"by must name keys among {allowed}, got {by}")
     alg1 = methods[methods["method"] == "alg1"][BALL_KEYS + ["unstable"]]
     exact = None
     if tightness is not None:
         done = complete_counts(tightness)
         exact = done[BALL_KEYS].assign(log2_exact=np.log2(done["exact_count"]))
     order = {m: i for i, m in enumerate(METHOD_ORDER)}
-    groups = sorted(methods.groupby(["scale", "radius", "method"], sort=False),
-                    key=lambda g: (g[0][0], g[0][1], order.get(g[0][2], len(order))))
+    groups = sorted(methods.groupby([*by, "scale", "radius", "method"], sort=False),
+                    key=lambda g: (*g[0][:-1], order.get(g[0][-1], len(order))))
     rows = []
-    for (scale, radius, method), part in groups:
+    for key, part in groups:
+        *held, scale, radius, method = key
         paired = part.merge(alg1, on=BALL_KEYS, suffixes=("", "_alg1"))
         total = paired["unstable_alg1"].sum()
         counted = part.merge(exact, on=BALL_KEYS) if exact is not None else part.iloc[:0].assign(log2_exact=np.nan)
         seconds = np.nan
         if timing is not None:
             t = timing[(timing["scale"] == scale) & np.isclose(timing["radius"], radius) & (timing["method"] == method)]
+            for column, value in zip(by, held):
+                t = t[t[column] == value]
             seconds = t["seconds"].sum() / t["balls"].sum() * 1000 if len(t) and t["balls"].sum() else np.nan
         rows.append({
-            "scale": scale, "radius": float(radius), "method": method, "balls": len(part),
+            **dict(zip(by, held)), "scale": scale, "radius": float(radius), "method": method, "balls": len(part),
             "mean_unstable": float(part["unstable"].mean()), "alg1_mean_unstable": float(paired["unstable_alg1"].mean()),
             "single_region_share": float((part["unstable"] == 0).mean()),
             "removed_share": np.nan if method in ("alg1", "local_complexity") or total == 0

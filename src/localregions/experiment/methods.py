@@ -16,6 +16,7 @@ import pandas as pd
 
 from ..bounds import local_region_bound
 from ..complexity import local_complexity
+from ..layers import network_layers
 
 __all__ = ["compare_methods", "LOCAL_COMPLEXITY"]
 
@@ -34,6 +35,7 @@ def compare_methods(model, sets: dict, radius: float, *, norm: str, methods: lis
     timing : pandas.DataFrame
         dataset, radius, method, balls, seconds, seconds_per_1000.
     """
+    model = network_layers(model)  # folded once for every method and set
     rows, timings = [], []
     for dataset, points in sets.items():
         for method in [*methods, LOCAL_COMPLEXITY]:

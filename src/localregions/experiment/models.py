@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .architectures import ARCHITECTURES, LENET_CHANNELS, LENET_HIDDEN, LENET_INPUT_SHAPE
 from .storage import CorruptFileError, write_bytes
 
 __all__ = ["build_mlp", "build_lenet", "build_network", "save_checkpoint", "load_checkpoint", "checkpoint_bytes",
@@ -17,10 +18,6 @@ __all__ = ["build_mlp", "build_lenet", "build_network", "save_checkpoint", "load
 #: "normal": weights and biases ~ N(0, init_std^2) (the paper: "initialized by using the normal
 #: distribution"); "he_normal": weights ~ N(0, 2 / fan_in), biases 0.
 INITS = ("normal", "he_normal")
-#: "mlp": :func:`build_mlp`; "lenet": :func:`build_lenet`.
-ARCHITECTURES = ("mlp", "lenet")
-#: The LeNet takes full 28 x 28 MNIST, as flat rows of 784 pixels.
-LENET_INPUT_SHAPE = (1, 28, 28)
 
 
 def _initialise(model: nn.Module, init: str, init_std: float, seed: int) -> None:
@@ -40,7 +37,7 @@ def _initialise(model: nn.Module, init: str, init_std: float, seed: int) -> None
 
 
 def build_lenet(init_std: float, seed: int, *, outputs: int = 1, init: str = "normal",
-                channels: tuple = (6, 16), hidden: tuple = (120, 84)) -> nn.Sequential:
+                channels: tuple = LENET_CHANNELS, hidden: tuple = LENET_HIDDEN) -> nn.Sequential:
     """A LeNet-5-style CNN on full 28 x 28 MNIST, taking flat rows of 784 pixels.
 
     ``Unflatten -> Conv2d(1, c1, 5, padding=2) -> ReLU -> AvgPool2d(2) -> Conv2d(c1, c2, 5) -> ReLU
@@ -79,14 +76,14 @@ def build_lenet(init_std: float, seed: int, *, outputs: int = 1, init: str = "no
 
 
 def build_network(architecture: str, input_dim: int, depth: int, width: int, init_std: float, seed: int, *,
-                  outputs: int = 1, init: str = "normal") -> nn.Sequential:
-    """:func:`build_mlp` or :func:`build_lenet` (whose layers are fixed: ``depth`` and ``width`` are the MLP's)."""
+                  outputs: int = 1, init: str = "normal", channels: tuple = LENET_CHANNELS) -> nn.Sequential:
+    """:func:`build_mlp` or :func:`build_lenet` (``depth`` and ``width`` are the MLP's, ``channels`` the LeNet's)."""
     if architecture == "mlp":
         return build_mlp(input_dim, depth, width, init_std, seed, outputs=outputs, init=init)
     if architecture == "lenet":
         if input_dim != 784:
             raise ValueError(f"the lenet architecture takes 28 x 28 inputs (input_dim 784), got {input_dim}")
-        return build_lenet(init_std, seed, outputs=outputs, init=init)
+        return build_lenet(init_std, seed, outputs=outputs, init=init, channels=tuple(channels))
     raise ValueError(f"architecture must be one of {list(ARCHITECTURES)}, got {architecture!r}")
 
 

@@ -20,6 +20,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from .architectures import LENET_CHANNELS
 from .models import build_network, save_checkpoint
 
 __all__ = ["CHECKPOINT_FILE", "TrainingResult", "PlainSGD", "train_network", "seed_streams", "METRIC_COLUMNS", "LOSSES", "COLLAPSE_MARGIN"]
@@ -122,6 +123,7 @@ def train_network(
     device: torch.device | str = "cpu",
     meta: dict | None = None,
     architecture: str = "mlp",
+    channels: tuple = LENET_CHANNELS,
 ) -> TrainingResult:
     """Train one network and write ``epoch_XXX.pt`` checkpoints into ``checkpoint_dir``.
 
@@ -129,8 +131,8 @@ def train_network(
     saved weights to float64 exactly). Metrics per epoch are measured on the full sets after the
     epoch; epoch 0 is the initial network. The initial weights and the data order come from two
     independent streams derived from ``seed`` (:func:`seed_streams`). ``architecture="lenet"``
-    trains :func:`~localregions.experiment.models.build_lenet` on 784-pixel inputs instead of the
-    MLP (``depth`` and ``width`` are then unused).
+    trains :func:`~localregions.experiment.models.build_lenet` with ``channels`` on 784-pixel inputs
+    instead of the MLP (``depth`` and ``width`` are then unused).
     """
     if train_x.shape[0] != train_y.shape[0] or train_x.shape[0] == 0:
         raise ValueError(f"train_x and train_y must have the same, non-zero length, got {train_x.shape[0]} and {train_y.shape[0]}")
@@ -140,7 +142,7 @@ def train_network(
     init_seed, order_seed = seed_streams(seed)
     outputs = 1 if loss == "bce" else 2
     model = build_network(architecture, train_x.shape[1], depth, width, init_std, init_seed, outputs=outputs,
-                          init=init).to(device)
+                          init=init, channels=channels).to(device)
     optimiser = PlainSGD(model.parameters(), lr=lr, momentum=momentum)
     order_generator = torch.Generator().manual_seed(order_seed)
     train_x, train_y = train_x.to(device, torch.float32), train_y.to(device, torch.float32)

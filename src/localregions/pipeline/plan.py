@@ -170,7 +170,18 @@ def _compose(experiment_id: str | None, overrides: list[str], role: str) -> Expe
     """One experiment; its id is its name unless given (companions and variants live under their parent's)."""
     settings = compose_settings(overrides)
     models = {m: compose_settings(overrides + [f"model={m}"]).model for m in settings.grid.models}
+    _depths_tell_models_apart(models)
     return Experiment(experiment_id or settings.name, list(overrides), settings, models, role)
+
+
+def _depths_tell_models_apart(models: dict[str, ModelConfig]) -> None:
+    """Every table keys a run by (depth, lr, seed): two models of one depth would be pooled as one."""
+    seen: dict[int, str] = {}
+    for name, model in models.items():
+        if model.depth in seen:
+            raise SettingsError(f"grid.models {seen[model.depth]} and {name} both have depth {model.depth}: the tables "
+                                "tell the models of a grid apart by their depth, so each needs its own")
+        seen[model.depth] = name
 
 
 def _shared_keys_untouched(variant: str, overrides: list[str]) -> None:

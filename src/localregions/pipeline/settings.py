@@ -25,6 +25,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Optional
 
+from ..experiment.architectures import ARCHITECTURES, LENET_DEPTH, LENET_INPUT_SHAPE, hidden_widths
 from ..experiment.specs import PointSetSpec
 from ..vocabulary import BOUND_METHODS, DATASET_NAMES, NORMS, SCALES, format_lr
 
@@ -134,7 +135,7 @@ class DataConfig(PointSetSpec):
 
 @dataclass
 class ModelConfig:
-    """A fully connected ReLU net: ``depth`` hidden layers of ``width`` neurons and an output layer."""
+    """A ReLU net: fully connected (``depth`` hidden layers of ``width`` neurons), or a LeNet; and an output layer."""
 
     name: str = "mlp2"
     depth: int = 2
@@ -143,12 +144,28 @@ class ModelConfig:
     # biases ~ N(0, init_std^2); "he_normal": weights ~ N(0, 2 / fan_in), biases 0 (init_std unused).
     init: str = "normal"
     init_std: float = 0.1
+    # "mlp", or "lenet": LeNet-5's layers on 28 x 28 images (experiment/models.py build_lenet), two
+    # convolutions of `channels` and dense layers of 120 and 84 neurons: four hidden ReLU layers, so
+    # depth must be 4 (the tables tell the models of a grid apart by depth) and width is unused.
+    architecture: str = "mlp"
+    channels: list[int] = field(default_factory=lambda: [6, 16])
 
     def __post_init__(self) -> None:
         _require(self.depth >= 1, "model.depth", "must be >= 1", self.depth)
         _require(self.width >= 1, "model.width", "must be >= 1", self.width)
         _require(self.init in INITS, "model.init", f"must be one of {list(INITS)}", self.init)
         _require_positive_number(self.init_std, "model.init_std")
+        _require(self.architecture in ARCHITECTURES, "model.architecture", f"must be one of {list(ARCHITECTURES)}",
+                 self.architecture)
+        _require(len(self.channels) == 2 and all(c >= 1 for c in self.channels), "model.channels",
+                 "must be two channel counts >= 1", list(self.channels))
+        if self.architecture == "lenet":
+            _require(self.depth == LENET_DEPTH, "model.depth", f"must be {LENET_DEPTH} for model.architecture=lenet "
+                     "(its hidden ReLU layers: two convolutions, two dense layers)", self.depth)
+
+    def hidden_widths(self) -> list[int]:
+        """The neurons of each hidden layer."""
+        return hidden_widths(self.architecture, depth=self.depth, width=self.width, channels=self.channels)
 
 
 @dataclass
@@ -432,6 +449,9 @@ class Config:
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
 
     def __post_init__(self) -> None:
+        if self.model.architecture == "lenet":
+            _require(self.data.pool == LENET_INPUT_SHAPE[1], "data.pool", "must be 28 for model.architecture=lenet "
+                     "(it takes 28 x 28 images)", self.data.pool)
         _require(
             bool(self.name) and all(c.isalnum() or c in "-_." for c in self.name) and not self.name.startswith("."),
             "name",

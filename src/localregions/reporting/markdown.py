@@ -15,13 +15,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..experiment.architectures import LENET_CHANNELS, hidden_widths
 from ..experiment.ball_summaries import complete_counts, methods_summary, tightness_summary
 from ..experiment.tables import radius_sweep_summary
 from ..vocabulary import DATASET_LABELS, format_lr, run_id
 from .claims import MIN_RUNS
 from .verdicts import UNDECIDED, trained_summary, variant_flips, variant_runs
 
-__all__ = ["build_report", "write_report", "markdown_table", "number", "share"]
+__all__ = ["build_report", "write_report", "markdown_table", "number", "share", "model_sizes", "methods_by_model"]
 
 # Bound epochs spanning more than this factor (long training) get the phases section.
 LONG_TRAINING_SPAN = 50.0
@@ -128,7 +129,30 @@ def _tightness_section(tightness: pd.DataFrame | None) -> str:
     return "\n".join(lines)
 
 
-def _methods_section(methods: pd.DataFrame | None, timing: pd.DataFrame | None, tightness: pd.DataFrame | None) -> str:
+def model_sizes(models: Mapping[str, Mapping]) -> dict[int, tuple[str, int]]:
+    """Per depth (how the tables tell the models of a grid apart), the model's name and its hidden neurons.
+
+    ``models``: the per-model settings as the report prints them (``settings["models"]``).
+    """
+    return {int(m["depth"]): (name, sum(hidden_widths(m.get("architecture", "mlp"), depth=m["depth"], width=m["width"],
+                                                      channels=m.get("channels", LENET_CHANNELS))))
+            for name, m in models.items()}
+
+
+def methods_by_model(methods: pd.DataFrame, sizes: Mapping[int, tuple[str, int]], tightness: pd.DataFrame | None = None,
+                     timing: pd.DataFrame | None = None) -> pd.DataFrame:
+    """:func:`~localregions.experiment.ball_summaries.methods_summary` per model (depth), with the model's name,
+    its hidden neurons and C per neuron (mean C / neurons: the share of its neurons that may change sign)."""
+    table = methods_summary(methods, tightness, timing, by=("depth",))
+    names = [sizes.get(int(d), ("depth " + str(d), np.nan)) for d in table["depth"]]
+    table.insert(0, "model", [name for name, _ in names])
+    table.insert(2, "neurons", [neurons for _, neurons in names])
+    table.insert(table.columns.get_loc("mean_unstable") + 1, "unstable_per_neuron", table["mean_unstable"] / table["neurons"])
+    return table
+
+
+def _methods_section(methods: pd.DataFrame | None, timing: pd.DataFrame | None, tightness: pd.DataFrame | None,
+                     sizes: Mapping[int, tuple[str, int]] | None = None) -> str:
     lines = ["## Tighter bounds: how much of C is Algorithm 1's slack", ""]
     if methods is None:
         return "\n".join(lines + ["The methods study was not run (`methods.enabled=false`)."])
@@ -143,15 +167,26 @@ def _methods_section(methods: pd.DataFrame | None, timing: pd.DataFrame | None, 
         "balls on the machine of this run, one thread (`methods_timing.csv`, the one table that differs run to run).",
         "",
     ]
-    rows = [[r.scale, number(r.radius), r.method, str(r.balls), number(r.mean_unstable, 3),
-             number(r.alg1_mean_unstable, 3), share(r.single_region_share),
-             "-" if np.isnan(r.removed_share) else share(r.removed_share),
-             f"{number(r.counted_mean_unstable, 3)} / {number(r.counted_mean_log2_exact, 3)} ({r.counted})"
-             if r.counted else "-", number(r.seconds_per_1000, 3)]
-            for r in methods_summary(methods, tightness, timing).itertuples(index=False)]
-    lines.append(markdown_table(["scale", "radius", "method", "balls", "mean C", "Algorithm 1's mean C, same balls",
-                                 "C = 0 (single region)", "removed", "mean C / log2 exact (balls counted)",
-                                 "s per 1,000 balls"], rows))
+    # Models of different sizes (a CNN beside an MLP) get a row each: their mean C pooled would mean nothing.
+    per_model = methods["depth"].nunique() > 1
+    if per_model:
+        lines += ["One row per model of the grid: *C per neuron* is its mean C over its hidden neurons, the share "
+                  "of them that may change sign in the ball.", ""]
+        table = methods_by_model(methods, sizes or {}, tightness, timing)
+    else:
+        table = methods_summary(methods, tightness, timing)
+    rows = [([f"{r.model} (depth {r.depth})", number(r.neurons)] if per_model else [])
+            + [r.scale, number(r.radius), r.method, str(r.balls), number(r.mean_unstable, 3)]
+            + ([number(r.unstable_per_neuron, 3)] if per_model else [])
+            + [number(r.alg1_mean_unstable, 3), share(r.single_region_share),
+               "-" if np.isnan(r.removed_share) else share(r.removed_share),
+               f"{number(r.counted_mean_unstable, 3)} / {number(r.counted_mean_log2_exact, 3)} ({r.counted})"
+               if r.counted else "-", number(r.seconds_per_1000, 3)]
+            for r in table.itertuples(index=False)]
+    lines.append(markdown_table((["model", "neurons"] if per_model else []) + ["scale", "radius", "method", "balls", "mean C"]
+                                + (["C per neuron"] if per_model else [])
+                                + ["Algorithm 1's mean C, same balls", "C = 0 (single region)", "removed",
+                                   "mean C / log2 exact (balls counted)", "s per 1,000 balls"], rows))
     return "\n".join(lines)
 
 
@@ -284,15 +319,16 @@ def _variants_section(variant_claims: pd.DataFrame | None, baseline: pd.DataFram
 # The report's sections after the verdicts, in order. Each takes the tables by name (the result tables the report
 # rule hands over: ``claims`` and those of the studies that ran, which reporting/products.py registers; plus
 # ``methods_timing`` and ``usable``, the per-seed summary of the runs that trained) and the experiment's radius and
-# norm, and returns its Markdown, or "" to be left out. To add a section, add its function here.
+# norm (and, for the methods table, the grid's model sizes), and returns its Markdown, or "" to be left out. To add a
+# section, add its function here.
 SECTIONS = {
-    "phases": lambda tables, radius, norm: _phases_section(tables["usable"], radius, norm),
-    "tightness": lambda tables, radius, norm: _tightness_section(tables.get("tightness")),
-    "methods": lambda tables, radius, norm: _methods_section(tables.get("methods"), tables.get("methods_timing"),
-                                                             tables.get("tightness")),
-    "radius_sweep": lambda tables, radius, norm: _radius_sweep_section(tables.get("radius_sweep"), radius),
-    "slices": lambda tables, radius, norm: _slices_section(tables.get("slices")),
-    "variants": lambda tables, radius, norm: _variants_section(tables.get("variant_claims"), tables.get("claims")),
+    "phases": lambda tables, radius, norm, **_: _phases_section(tables["usable"], radius, norm),
+    "tightness": lambda tables, radius, norm, **_: _tightness_section(tables.get("tightness")),
+    "methods": lambda tables, radius, norm, model_sizes=None: _methods_section(
+        tables.get("methods"), tables.get("methods_timing"), tables.get("tightness"), model_sizes),
+    "radius_sweep": lambda tables, radius, norm, **_: _radius_sweep_section(tables.get("radius_sweep"), radius),
+    "slices": lambda tables, radius, norm, **_: _slices_section(tables.get("slices")),
+    "variants": lambda tables, radius, norm, **_: _variants_section(tables.get("variant_claims"), tables.get("claims")),
 }
 
 
@@ -307,12 +343,15 @@ def build_report(
     figure_paths: Mapping[str, str],
     comparison_headline: str | None = None,
     tables: Mapping[str, pd.DataFrame] | None = None,
+    model_sizes: Mapping[int, tuple[str, int]] | None = None,
 ) -> str:
     """The Markdown of ``results/<name>/report.md``, from the pipeline's tables.
 
     ``tables`` holds the other result tables by name (``claims`` and those of the studies that ran, plus
     ``methods_timing``); each of :data:`SECTIONS` reads those it needs and says when its study was not
-    run. The claims are decided on ``summary`` (per seed) over the runs that trained.
+    run. The claims are decided on ``summary`` (per seed) over the runs that trained. ``model_sizes``
+    (:func:`model_sizes`) names the models of a grid and their neurons where the methods table shows one
+    row per model.
     """
     from .claims_markdown import TESTS_HEADING, claims_section
 
@@ -341,7 +380,7 @@ def build_report(
     parts += ["", verdicts.rstrip("\n")]
     tables = {**(tables or {}), "usable": usable}
     for write in SECTIONS.values():
-        text = write(tables, radius=radius, norm=norm)
+        text = write(tables, radius=radius, norm=norm, model_sizes=model_sizes)
         if text:
             parts += ["", text]
     if tests:
@@ -385,5 +424,6 @@ def write_report(output: str | Path, *, experiment: str, settings: Mapping, tabl
         figure_paths=figure_paths,
         comparison_headline=headline_of(comparison),
         tables={**frames, **({"methods_timing": read_csv(methods_timing)} if methods_timing else {})},
+        model_sizes=model_sizes(settings["models"]) if "models" in settings else None,
     )
     write_text(text, output)

@@ -37,7 +37,8 @@ def train(*, point_sets: str, checkpoints: str, metrics: str, manifest: str, job
         for seed in job.seeds:
             result = train_network(
                 train_x, train_y, test_x, test_y,
-                depth=model.depth, width=model.width, init=model.init, init_std=model.init_std,
+                architecture=model.architecture, depth=model.depth, width=model.width, channels=tuple(model.channels),
+                init=model.init, init_std=model.init_std,
                 lr=job.lr, momentum=momentum, loss=train.loss,
                 epochs=train.epochs, batch_size=train.batch_size,
                 checkpoint_epochs=train.checkpoint_epochs(), seed=seed,
