@@ -125,8 +125,14 @@ def test_a_collapsed_network_is_reported_and_left_out_of_the_claims(tmp_path, mn
     runs = pd.read_csv(workdir / RESULTS / "runs.csv")
     statuses = dict(zip(runs["lr"], runs["status"]))
     assert statuses[5.0] in ("collapsed", "diverged") and statuses[0.02] == "ok"
+    # A setting without enough trained runs is decided nothing: its rows say `undecided` (issue 21), not a verdict.
     claims = pd.read_csv(workdir / RESULTS / "claims.csv")
-    assert set(claims["lr"]) == {0.02}
+    assert set(claims.loc[claims["lr"] == 5.0, "verdict"]) == {"undecided"}
+    assert len(claims[claims["lr"] == 5.0]) == len(claims[claims["lr"] == 0.02]) > 0
+    # ... and its failed runs are not counted among its seeds, while the trained setting's are.
+    trained = runs.groupby("lr")["status"].apply(lambda s: int((s == "ok").sum()))
+    assert set(claims.loc[claims["lr"] == 5.0, "n_seeds"]) == {trained[5.0]} and trained[5.0] < 2
+    assert set(claims.loc[claims["lr"] == 0.02, "n_seeds"]) == {2}
     by_setting = pd.read_csv(workdir / RESULTS / "summary_by_setting.csv")
     assert set(by_setting["lr"]) == {0.02}
     report = (workdir / RESULTS / "report.md").read_text()
