@@ -27,6 +27,7 @@ localrules:
 include: "rules/data.smk"
 include: "rules/experiment.smk"
 include: "rules/analysis.smk"
+include: "rules/motivation.smk"
 include: "rules/report.smk"
 
 

@@ -27,6 +27,7 @@ from typing import Any, Optional
 
 from ..experiment.specs import PointSetSpec
 from ..vocabulary import BOUND_METHODS, DATASET_NAMES, NORMS, SCALES, format_lr
+from .motivation_settings import AdversarialConfig, BackdoorConfig, MotivationConfig, SearchConfig
 
 __all__ = [
     "CONFIG_DIR",
@@ -381,6 +382,11 @@ class Config:
     methods: MethodsConfig = field(default_factory=MethodsConfig)
     reference: ReferenceConfig = field(default_factory=ReferenceConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+    # The studies of the paper's motivation (issue 24): pipeline/motivation_settings.py.
+    motivation: MotivationConfig = field(default_factory=MotivationConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)
+    adversarial: AdversarialConfig = field(default_factory=AdversarialConfig)
+    backdoor: BackdoorConfig = field(default_factory=BackdoorConfig)
 
     def __post_init__(self) -> None:
         _require(

@@ -13,11 +13,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["ResultTable", "FigureSpec", "RESULT_TABLES", "FIGURES", "STUDIES", "result_table", "figure_spec",
-           "caption_file"]
+__all__ = ["ResultTable", "FigureSpec", "RESULT_TABLES", "FIGURES", "STUDIES", "MOTIVATION_STUDIES", "result_table",
+           "figure_spec", "caption_file"]
 
 #: The optional studies an experiment may run beside the paper's (``Experiment.studies``).
 STUDIES = ("radius_sweep", "tightness", "methods", "variants")
+#: The studies of the paper's motivation (issue 24). An experiment that runs one makes only its studies' tables and
+#: figures: the paper's (``study=None``) are made by the experiments that train and bound the paper's grid.
+MOTIVATION_STUDIES = ("search", "adversarial", "backdoor")
 
 
 @dataclass(frozen=True)
@@ -37,7 +40,8 @@ class ResultTable:
 class FigureSpec:
     """One figure (or, with ``{depth}`` in its stem, one per hidden depth of the grid).
 
-    ``draw`` names the function of :mod:`localregions.reporting.figures` that draws it, called as
+    ``draw`` names the function of ``localregions.reporting.<module>`` (:mod:`.figures`, or
+    :mod:`.motivation_figures` for the motivation's studies) that draws it, called as
     ``draw(tables, radius=, norm=, depth=)`` with the result tables by name (those of ``tables``
     that the experiment makes), the experiment's radius and norm and, for a per-depth figure, its
     depth; ``title`` is the line the Markdown report lists it by.
@@ -48,6 +52,7 @@ class FigureSpec:
     draw: str
     tables: tuple[str, ...]
     study: str | None = None
+    module: str = "figures"
 
     @property
     def caption(self) -> str:
@@ -64,6 +69,23 @@ RESULT_TABLES = (
     ResultTable("tightness", study="tightness"),
     ResultTable("methods", study="methods"),
     ResultTable("variant_claims", study="variants"),
+    # The paper's motivation (issue 24; docs/motivation_hypotheses.md): per study, what was measured per seed, the
+    # per-seed effects, and the hypothesis decided over seeds.
+    ResultTable("search_maxima", study="search"),
+    ResultTable("search_curves", study="search"),
+    ResultTable("search_kinds", study="search"),
+    ResultTable("search_effects", study="search"),
+    ResultTable("search_claims", study="search"),
+    ResultTable("adversarial_attacks", study="adversarial"),
+    ResultTable("adversarial_kinds", study="adversarial"),
+    ResultTable("adversarial_effects", study="adversarial"),
+    ResultTable("adversarial_claims", study="adversarial"),
+    ResultTable("backdoor_runs", study="backdoor"),
+    ResultTable("backdoor_kinds", study="backdoor"),
+    ResultTable("backdoor_effects", study="backdoor"),
+    ResultTable("backdoor_aucs", study="backdoor"),
+    ResultTable("backdoor_roc", study="backdoor"),
+    ResultTable("backdoor_claims", study="backdoor"),
 )
 
 FIGURES = (
@@ -79,6 +101,28 @@ FIGURES = (
                "draw_methods", ("methods", "tightness"), study="methods"),
     FigureSpec("variant_claims", "The paper's observations under each unspecified choice", "draw_variant_claims",
                ("variant_claims",), study="variants"),
+    FigureSpec("search_curve", "H3: the best value found against the evaluations spent, per search method",
+               "draw_search_curve", ("search_curves", "search_maxima"), study="search", module="motivation_figures"),
+    FigureSpec("search_distances", "H3: how far the maxima the search found lie from the data and the decision "
+               "boundary", "draw_search_distances", ("search_kinds",), study="search", module="motivation_figures"),
+    FigureSpec("search_kinds", "H3: the local measures per kind of point (data, random, search maxima)",
+               "draw_search_kinds", ("search_kinds",), study="search", module="motivation_figures"),
+    FigureSpec("search_effects", "H3: the per-seed effect of the decision, with its interval over seeds",
+               "draw_search_effects", ("search_effects", "search_claims"), study="search",
+               module="motivation_figures"),
+    FigureSpec("adversarial_kinds", "H1: the local measures per kind of point (clean, adversarial per budget, "
+               "random, search maxima)", "draw_adversarial_kinds", ("adversarial_kinds",), study="adversarial",
+               module="motivation_figures"),
+    FigureSpec("adversarial_effects", "H1: the per-seed effects per attack, with their intervals over seeds",
+               "draw_adversarial_effects", ("adversarial_effects", "adversarial_claims"), study="adversarial",
+               module="motivation_figures"),
+    FigureSpec("backdoor_kinds", "H2: the local measures around triggered and clean inputs, poisoned and clean "
+               "networks", "draw_backdoor_kinds", ("backdoor_kinds",), study="backdoor", module="motivation_figures"),
+    FigureSpec("backdoor_roc", "H2: each measure as a detector of triggered inputs (ROC over seeds, AUC intervals)",
+               "draw_backdoor_roc", ("backdoor_roc", "backdoor_aucs"), study="backdoor", module="motivation_figures"),
+    FigureSpec("backdoor_effects", "H2: the per-seed effects, with their intervals over seeds",
+               "draw_backdoor_effects", ("backdoor_effects", "backdoor_claims"), study="backdoor",
+               module="motivation_figures"),
 )
 
 
