@@ -34,8 +34,8 @@ EFFECT_COLUMNS = ["part", "measure", "decides", "n", "treated", "control", "effe
 #: The measures reported beside the deciding one (C of Algorithm 1), in their order.
 BESIDE_MEASURES = ("crown", "local_complexity", "boundary_distance", "decision_distance")
 #: The per-kind summary's columns (before ``depth``, ``lr``, ``seed``).
-KIND_COLUMNS = ["kind", "n", "alg1_mean", "alg1_max", "crown_mean", "local_complexity_mean", "boundary_distance_mean",
-                "decision_distance_mean", "nearest_train_mean"]
+KIND_COLUMNS = ["kind", "n", "alg1_mean", "alg1_max", "crown_mean", "local_complexity_mean", "boundary_distance_median",
+                "decision_distance_median", "nearest_train_mean"]
 #: The four point sets of the paper, as kinds of point.
 DATA_KINDS = ("train", "test", "random1", "random2")
 
@@ -43,14 +43,16 @@ DATA_KINDS = ("train", "test", "random1", "random2")
 def kind_summary(points: pd.DataFrame) -> pd.DataFrame:
     """Per ``kind`` (in order of first appearance): the number of points and the mean (and largest C) of each measure.
 
-    ``nearest_train_mean`` is the mean distance to the nearest training point (0 for the training points).
+    The distances to the boundaries are medians: they are skewed, and infinite where a region has no
+    boundary or the logit no gradient. ``nearest_train_mean`` is the mean distance to the nearest
+    training point (0 for the training points).
     """
     rows = []
     for kind, part in points.groupby("kind", sort=False):
         rows.append({"kind": kind, "n": len(part), "alg1_mean": part["alg1"].mean(), "alg1_max": part["alg1"].max(),
                      "crown_mean": part["crown"].mean(), "local_complexity_mean": part["local_complexity"].mean(),
-                     "boundary_distance_mean": part["boundary_distance"].mean(),
-                     "decision_distance_mean": part["decision_distance"].mean(),
+                     "boundary_distance_median": part["boundary_distance"].median(),
+                     "decision_distance_median": part["decision_distance"].median(),
                      "nearest_train_mean": part["nearest_reference"].mean()})
     return pd.DataFrame(rows, columns=KIND_COLUMNS)
 
@@ -59,20 +61,29 @@ def effect_row(part: str, measure: str, decides: bool, treated, control, *, netw
                minimum: int = 1, note: str = "") -> dict:
     """One row of an effects table: the mean of ``treated - control`` over pairs (or of two single values).
 
-    ``treated`` and ``control`` are paired arrays of the same length (or numbers); a seed with fewer
-    than ``minimum`` pairs, or whose network is not usable, is not ``usable`` for the part.
+    ``treated`` and ``control`` are paired arrays of the same length (or numbers). A pair with a
+    non-finite value (an infinite distance: a region without a boundary, a logit without a
+    gradient) is left out, and ``n`` counts the pairs kept. A seed with fewer than ``minimum``
+    pairs, or whose network is not usable, is not ``usable`` for the part.
+
+    >>> effect_row("p", "alg1", True, [3.0, 1.0], [1.0, 1.0])["effect"]
+    1.0
+    >>> row = effect_row("p", "boundary_distance", False, [2.0, np.inf], [1.0, 1.0])
+    >>> row["n"], row["effect"]
+    (1, 1.0)
     """
     treated, control = np.atleast_1d(np.asarray(treated, dtype=np.float64)), np.atleast_1d(np.asarray(control, dtype=np.float64))
+    if len(treated) != len(control):
+        raise ValueError(f"treated and control must be paired, got {len(treated)} and {len(control)} values")
+    finite = np.isfinite(treated) & np.isfinite(control)
+    treated, control = treated[finite], control[finite]
     n = len(treated)
-    if n and len(control) != n:
-        raise ValueError(f"treated and control must be paired, got {n} and {len(control)} values")
     enough = n >= minimum and n > 0
     if not enough and not note:
         note = f"{n} pairs (fewer than {minimum})"
     if not network_ok and not note:
         note = "network left out"
-    with np.errstate(invalid="ignore"):
-        effect = float(np.mean(treated - control)) if n else math.nan
+    effect = float(np.mean(treated - control)) if n else math.nan
     return {"part": part, "measure": measure, "decides": bool(decides), "n": n,
             "treated": float(np.mean(treated)) if n else math.nan, "control": float(np.mean(control)) if n else math.nan,
             "effect": effect, "network_ok": bool(network_ok), "usable": bool(network_ok and enough), "note": note}

@@ -41,7 +41,7 @@ KIND_LABELS = {**DATASET_LABELS, "clean": "clean test", "search maximum": "searc
                "maximum_random": "max: random sampling"}
 _MEASURES = (("alg1_mean", "C of Algorithm 1 (bits)"), ("crown_mean", "C of CROWN (bits)"),
              ("local_complexity_mean", "local complexity (neurons)"),
-             ("boundary_distance_mean", "distance to the own region's boundary"))
+             ("boundary_distance_median", "distance to the own region's boundary (median)"))
 
 
 def kind_label(kind: str) -> str:
@@ -176,8 +176,8 @@ def search_distances_figure(kinds: pd.DataFrame) -> Figure:
     order = list(dict.fromkeys(kinds["kind"]))
     settings = _settings(kinds)
     panels = (("nearest_train_mean", "distance to the nearest training point"),
-              ("decision_distance_mean", "first-order distance to the decision boundary"),
-              ("boundary_distance_mean", "distance to the own region's boundary"))
+              ("decision_distance_median", "first-order distance to the decision boundary (median)"),
+              ("boundary_distance_median", "distance to the own region's boundary (median)"))
     fig, axes = _grid(len(panels), width=max(5.0, 0.55 * len(order) * 2), height=4.2)
     for ax, (column, label) in zip(axes, panels):
         _kind_panel(ax, kinds, column, order, settings, jitter=True)
@@ -185,8 +185,8 @@ def search_distances_figure(kinds: pd.DataFrame) -> Figure:
     handles = [Line2D([], [], marker="o", linestyle="none", color=_SETTING_COLOURS[k % len(_SETTING_COLOURS)],
                       label=_label(d, lr)) for k, (d, lr) in enumerate(settings)]
     fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), frameon=False)
-    fig.suptitle("H3: how far the maxima lie from the data and the boundaries\n(dots: seeds, each a mean over a set's "
-                 "points; marks: mean over seeds; bars: smallest to largest seed)")
+    fig.suptitle("H3: how far the maxima lie from the data and the boundaries\n(dots: seeds, each a set's mean or "
+                 "median; marks: mean over seeds; bars: smallest to largest seed)")
     return fig
 
 
@@ -216,7 +216,8 @@ def effects_figure(effects: pd.DataFrame, claims: pd.DataFrame, title: str) -> F
         ax.set_yticks(range(len(parts)), parts)
         ax.invert_yaxis()
         verdict = rows["verdict"].iloc[0] if len(rows) else "-"
-        ax.set_title(f"{_label(depth, lr)}: {verdict} ({int(rows['n_seeds'].iloc[0]) if len(rows) else 0} networks)")
+        ax.set_title(f"{_label(depth, lr)}\n{verdict} ({int(rows['n_seeds'].iloc[0]) if len(rows) else 0} networks)",
+                     fontsize=10)
         ax.set_xlabel(f"effect, {rows['unit'].iloc[0] if len(rows) else ''}")
         ax.grid(True, axis="x", alpha=0.3)
     handles = [Line2D([], [], marker=".", linestyle="none", color="0.55", label="one seed"),

@@ -25,7 +25,7 @@ from .motivation_claims import effect_statistics, hypothesis
 from .motivation_figures import kind_label
 from .statistics import LEVEL
 
-__all__ = ["build_motivation_report", "write_motivation_report", "verdict_summary", "beside_table"]
+__all__ = ["build_motivation_report", "write_motivation_report", "verdict_summary", "beside_table", "still_rising"]
 
 
 def _interval(row) -> str:
@@ -127,9 +127,10 @@ def _kinds_section(kinds: pd.DataFrame) -> list[str]:
             rows.append([str(depth), format_lr(lr), kind, str(group["seed"].nunique()), number(group["n"].mean(), 4),
                          number(group["alg1_mean"].mean(), 3), number(group["alg1_max"].max(), 3),
                          number(group["crown_mean"].mean(), 3), number(group["local_complexity_mean"].mean(), 3),
-                         number(group["boundary_distance_mean"].mean(), 3),
-                         number(group["decision_distance_mean"].mean(), 3), number(group["nearest_train_mean"].mean(), 3)])
-    return ["", "The measures per kind of point (means over a seed's points, then over seeds):", "",
+                         number(group["boundary_distance_median"].mean(), 3),
+                         number(group["decision_distance_median"].mean(), 3), number(group["nearest_train_mean"].mean(), 3)])
+    return ["", "The measures per kind of point (means over a seed's points, medians for the distances to the boundaries, "
+            "then means over seeds):", "",
             markdown_table(["depth", "lr", "kind", "seeds", "points per seed", "mean C", "largest C", "mean C (CROWN)",
                             "local complexity", "boundary distance", "decision distance", "nearest training point"],
                            rows)]
@@ -143,11 +144,39 @@ def _adversarial_section(tables: Mapping[str, pd.DataFrame]) -> list[str]:
             rows.append([str(depth), format_lr(lr), attack, str(len(group)), number(group["attacked"].mean(), 4),
                          share(group["attack_rate"].mean()), share(group["attack_rate"].min()),
                          share(group["attack_rate"].max()), number(group["kept"].min(), 4)])
+    kinds = tables["adversarial_kinds"]
+    examples = kinds[kinds["kind"].str.startswith("adversarial ")]["decision_distance_median"].mean()
+    clean = kinds[kinds["kind"] == "clean"]["decision_distance_median"].mean()
     return ["## Attacks", "", "PGD from every correctly classified test point (`skipped`: the misclassified ones). An "
             "example counts only where it flips the float64 prediction within its budget and the input box; the "
             "attack rate is kept / attacked, the failures are left out and counted:", "",
             markdown_table(["depth", "lr", "attack", "seeds", "attacked per seed", "attack rate (mean)", "lowest",
-                            "highest", "fewest kept"], rows), ""]
+                            "highest", "fewest kept"], rows), "",
+            f"An example lies, by construction, just across the decision boundary: its first-order distance to it is "
+            f"{number(examples, 3)} (a network's median, averaged over networks and attacks) against {number(clean, 3)} "
+            "for the clean test points. This study "
+            "compares balls around examples with balls around their clean points; it does not separate *near an "
+            "adversarial example* from *near the decision boundary*.", ""]
+
+
+def still_rising(curves: pd.DataFrame, method: str) -> tuple[int, int]:
+    """In how many of the searches of ``method`` (one per network) the best value still rose in the last half of the
+    budget (from the last kept evaluation at or below half of it to the end), and how many there are.
+
+    >>> curves = pd.DataFrame({"depth": 2, "lr": 0.02, "seed": [0, 0, 0, 1, 1, 1], "method": "annealing",
+    ...                        "evaluation": [1, 5, 10] * 2, "best": [0, 1, 2, 0, 1, 1]})
+    >>> still_rising(curves, "annealing")
+    (1, 2)
+    """
+    mine = curves[curves["method"] == method]
+    rising = total = 0
+    for _, run in mine.groupby(["depth", "lr", "seed"]):
+        run = run.sort_values("evaluation")
+        end = run["evaluation"].iloc[-1]
+        half = run.loc[run["evaluation"] <= end / 2, "best"]
+        total += 1
+        rising += bool(len(half) and run["best"].iloc[-1] > half.iloc[-1])
+    return rising, total
 
 
 def _search_section(tables: Mapping[str, pd.DataFrame]) -> list[str]:
@@ -158,14 +187,18 @@ def _search_section(tables: Mapping[str, pd.DataFrame]) -> list[str]:
             rows.append([str(depth), format_lr(lr), method, str(len(group)), number(group["best_value"].mean(), 3),
                          number(group["data_max"].mean(), 3), f"{int((group['effect'] > 0).sum())} / "
                          f"{int((group['effect'] == 0).sum())} / {int((group['effect'] < 0).sum())}",
-                         share(group["acceptance_rate"].mean()), number(group["nearest_data"].mean(), 3),
-                         number(group["decision_distance"].mean(), 3), number(group["boundary_distance"].mean(), 3)])
+                         share(group["acceptance_rate"].mean()), number(group["nearest_data"].median(), 3),
+                         number(group["decision_distance"].median(), 3), number(group["boundary_distance"].median(), 3)])
+    rising = [f"{method.replace('_', ' ')} {'{} of {}'.format(*still_rising(tables['search_curves'], method))}"
+              for method in dict.fromkeys(maxima["method"])]
     return ["## The search's methods", "", "Per method at the same budget (means over seeds): the best value found, the "
             "largest over the data, in how many seeds the best lies above / at / below it, the share of proposals "
-            "taken, and where the best centre lies (distance to the nearest data point, first-order distance to the "
-            "decision boundary, distance to its own region's boundary):", "",
+            "taken, and where the best centre lies (medians over seeds: distance to the nearest data point, "
+            "first-order distance to the decision boundary, distance to its own region's boundary):", "",
             markdown_table(["depth", "lr", "method", "seeds", "best", "data's largest", "seeds above / at / below",
-                            "taken", "nearest data point", "decision distance", "boundary distance"], rows), ""]
+                            "taken", "nearest data point", "decision distance", "boundary distance"], rows), "",
+            "Searches whose best value still rose in the last half of the budget (a larger budget may find more): "
+            + ", ".join(rising) + ".", ""]
 
 
 def _backdoor_section(tables: Mapping[str, pd.DataFrame]) -> list[str]:
