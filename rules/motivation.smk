@@ -47,7 +47,7 @@ rule search:
     params:
         job=grid_job,
         search=section("search"),
-        motivation=section("motivation"),
+        complexity_directions=key("motivation.complexity_directions"),
         radius=key("bounds.radius"),
         norm=key("bounds.norm"),
         runtime=section("runtime"),
@@ -100,9 +100,10 @@ rule adversarial:
     params:
         job=grid_job,
         adversarial=section("adversarial"),
-        # The search maxima measured beside the examples are found as experiment=search finds them.
-        search=section("search"),
-        motivation=section("motivation"),
+        # The search maxima measured beside the examples are found as experiment=search finds them: the search
+        # section's settings but whether the study runs (a plain dict, not the section: the step reads all of it).
+        maxima_search=lambda wildcards: {k: v for k, v in section("search")(wildcards).items() if k != "enabled"},
+        complexity_directions=key("motivation.complexity_directions"),
         radius=key("bounds.radius"),
         norm=key("bounds.norm"),
         scale=key("data.scale"),
@@ -155,8 +156,14 @@ rule train_backdoor:
         job=grid_job,
         model=lambda wildcards: asdict(experiment(wildcards).models[wildcards.model]),
         momentum=key("optim.momentum"),
-        train=section("train"),
-        backdoor=section("backdoor"),
+        # The training's settings but its checkpoints: a poisoned network is kept at its last epoch only.
+        epochs=key("train.epochs"),
+        batch_size=key("train.batch_size"),
+        loss=key("train.loss"),
+        share=key("backdoor.share"),
+        target=key("backdoor.target"),
+        threshold=key("backdoor.threshold"),
+        distance=key("backdoor.distance"),
         scale=key("data.scale"),
         runtime=section("runtime"),
     log:
@@ -186,8 +193,10 @@ rule backdoor:
         roc=PATTERN.motivation_part("backdoor", "roc", "{model}", "{lr}"),
     params:
         job=grid_job,
-        backdoor=section("backdoor"),
-        motivation=section("motivation"),
+        distance=key("backdoor.distance"),
+        test_points=key("backdoor.points"),
+        roc_points=key("backdoor.roc_points"),
+        complexity_directions=key("motivation.complexity_directions"),
         radius=key("bounds.radius"),
         norm=key("bounds.norm"),
         scale=key("data.scale"),

@@ -8,6 +8,7 @@ with rule_step(snakemake):
     adversarial(runs=snakemake.input.runs, point_sets=snakemake.input.manifest, points=snakemake.output.points,
                 attacks=snakemake.output.attacks, kinds=snakemake.output.kinds, effects=snakemake.output.effects,
                 job=setting(snakemake, "job"), adversarial=setting(snakemake, "adversarial"),
-                search=setting(snakemake, "search"), motivation=setting(snakemake, "motivation"),
+                maxima_search=setting(snakemake, "maxima_search"),
+                complexity_directions=setting(snakemake, "complexity_directions"),
                 radius=setting(snakemake, "radius"), norm=setting(snakemake, "norm"),
                 scale=setting(snakemake, "scale"), runtime=setting(snakemake, "runtime"))

@@ -9,6 +9,7 @@ with rule_step(snakemake):
              clean=snakemake.input.clean, point_sets=snakemake.input.manifest, points=snakemake.output.points,
              runs=snakemake.output.runs, kinds=snakemake.output.kinds, effects=snakemake.output.effects,
              aucs=snakemake.output.aucs, roc=snakemake.output.roc, job=setting(snakemake, "job"),
-             backdoor=setting(snakemake, "backdoor"), motivation=setting(snakemake, "motivation"),
-             radius=setting(snakemake, "radius"), norm=setting(snakemake, "norm"), scale=setting(snakemake, "scale"),
-             runtime=setting(snakemake, "runtime"))
+             distance=setting(snakemake, "distance"), test_points=setting(snakemake, "test_points"),
+             roc_points=setting(snakemake, "roc_points"),
+             complexity_directions=setting(snakemake, "complexity_directions"), radius=setting(snakemake, "radius"),
+             norm=setting(snakemake, "norm"), scale=setting(snakemake, "scale"), runtime=setting(snakemake, "runtime"))

@@ -8,5 +8,5 @@ with rule_step(snakemake):
     search(runs=snakemake.input.runs, point_sets=snakemake.input.manifest, points=snakemake.output.points,
            maxima=snakemake.output.maxima, curves=snakemake.output.curves, kinds=snakemake.output.kinds,
            effects=snakemake.output.effects, job=setting(snakemake, "job"), search=setting(snakemake, "search"),
-           motivation=setting(snakemake, "motivation"), radius=setting(snakemake, "radius"),
+           complexity_directions=setting(snakemake, "complexity_directions"), radius=setting(snakemake, "radius"),
            norm=setting(snakemake, "norm"), runtime=setting(snakemake, "runtime"))

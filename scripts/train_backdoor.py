@@ -8,6 +8,9 @@ with rule_step(snakemake):
     train_backdoor(point_sets=snakemake.input.manifest, checkpoints=snakemake.output.checkpoints,
                    metrics=snakemake.output.metrics, manifest=snakemake.output.manifest, runs=snakemake.output.runs,
                    job=setting(snakemake, "job"), model=setting(snakemake, "model"),
-                   momentum=setting(snakemake, "momentum"), train=setting(snakemake, "train"),
-                   backdoor=setting(snakemake, "backdoor"), scale=setting(snakemake, "scale"),
+                   momentum=setting(snakemake, "momentum"), epochs=setting(snakemake, "epochs"),
+                   batch_size=setting(snakemake, "batch_size"), loss=setting(snakemake, "loss"),
+                   share=setting(snakemake, "share"), target=setting(snakemake, "target"),
+                   threshold=setting(snakemake, "threshold"), distance=setting(snakemake, "distance"),
+                   scale=setting(snakemake, "scale"),
                    runtime=setting(snakemake, "runtime"))

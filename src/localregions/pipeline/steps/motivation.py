@@ -13,8 +13,8 @@ import logging
 from pathlib import Path
 
 from ...vocabulary import run_id
-from ..motivation_settings import AdversarialConfig, BackdoorConfig, MotivationConfig, SearchConfig
-from ..settings import GridJob, ModelConfig, RuntimeConfig, TrainConfig
+from ..motivation_settings import AdversarialConfig, SearchConfig
+from ..settings import GridJob, ModelConfig, RuntimeConfig
 
 __all__ = ["search", "adversarial", "train_backdoor", "backdoor", "INPUT_BOX"]
 
@@ -41,11 +41,14 @@ def _last_networks(runs: str, seeds):
         yield run.seed, run.status, model
 
 
-def _left_out(parts: list[str], measures, note: str):
+def _left_out(parts: list[str], measures, note: str, deciding: int | None = None):
+    """The effects rows of a seed left out: as a measured seed's (the first measure decides, in the first
+    ``deciding`` parts, all by default), without numbers, with ``note`` saying why."""
     from ...experiment.motivation_tables import effect_row
 
-    return [effect_row(part, measure, k == 0, [], [], network_ok=False, note=note)
-            for part in parts for k, measure in enumerate(measures)]
+    deciding = len(parts) if deciding is None else deciding
+    return [effect_row(part, measure, k == 0 and j < deciding, [], [], network_ok=False, note=note)
+            for j, part in enumerate(parts) for k, measure in enumerate(measures)]
 
 
 def _write(tables: dict, outputs: dict, job: GridJob) -> None:
@@ -62,6 +65,12 @@ def _write(tables: dict, outputs: dict, job: GridJob) -> None:
         write_csv(table, path)
 
 
+def _enabled(section, study: str) -> None:
+    """A study's step runs only in an experiment that enables it (the planner targets nothing else)."""
+    if not section.enabled:
+        raise ValueError(f"{study}.enabled is false: this experiment does not run the {study} study")
+
+
 def _with_seed(frame, seed: int):
     frame = frame.copy()
     frame.insert(0, "seed", seed)
@@ -69,27 +78,30 @@ def _with_seed(frame, seed: int):
 
 
 def search(*, runs: str, point_sets: str, points: str, maxima: str, curves: str, kinds: str, effects: str, job: GridJob,
-           search: SearchConfig, motivation: MotivationConfig, radius: float, norm: str, runtime: RuntimeConfig) -> None:
+           search: SearchConfig, complexity_directions: int | None, radius: float, norm: str,
+           runtime: RuntimeConfig) -> None:
     """H3 on every seed of one training job: the search methods against the largest value over the data."""
     import pandas as pd
 
     from ...experiment.motivation_tables import search_seed
     from ..runtime import torch_device
 
+    _enabled(search, "search")
     torch_device(runtime)
     sets = {name: x for name, (x, _) in _sets(point_sets).items()}
     tables: dict[str, list] = {}
     for seed, status, model in _last_networks(runs, job.seeds):
         if model is None:
             parts = [f"{method} best - data max" for method in search.methods]
-            tables.setdefault("effects", []).append(_with_seed(pd.DataFrame(_left_out(parts, [search.measure],
-                                                                                      f"run {status}")), seed))
+            # Only the first method decides, as for a measured seed (experiment/motivation_tables.search_seed).
+            rows = _left_out(parts, [search.measure], f"run {status}", deciding=1)
+            tables.setdefault("effects", []).append(_with_seed(pd.DataFrame(rows), seed))
             log.warning("run %s %s: left out", run_id(job.model, job.lr, seed), status)
             continue
         found = search_seed(model, sets, radius=radius, norm=norm, measure=search.measure, methods=search.methods,
                             chains=search.chains, budget=search.budget, step=search.step,
                             temperature=search.temperature, seed=seed, adapt_step=search.adapt_step,
-                            complexity_directions=motivation.complexity_directions)
+                            complexity_directions=complexity_directions)
         for name in ("points", "maxima", "curves", "kinds", "effects"):
             tables.setdefault(name, []).append(_with_seed(found[name], seed))
         log.info("run %s: best %s, data max %s (%s)", run_id(job.model, job.lr, seed),
@@ -111,14 +123,16 @@ def _search_maxima(model, train, search: SearchConfig, *, radius, norm, seed, co
 
 
 def adversarial(*, runs: str, point_sets: str, points: str, attacks: str, kinds: str, effects: str, job: GridJob,
-                adversarial: AdversarialConfig, search: SearchConfig, motivation: MotivationConfig, radius: float,
+                adversarial: AdversarialConfig, maxima_search: dict, complexity_directions: int | None, radius: float,
                 norm: str, scale: str, runtime: RuntimeConfig) -> None:
-    """H1 on every seed of one training job: PGD examples of every attack, the measures around them and their sources."""
+    """H1 on every seed of one training job: PGD examples of every attack, the measures around them and their sources;
+    beside them, the best centre the search (``maxima_search``: the search section's settings) finds."""
     import pandas as pd
 
     from ...experiment.motivation_tables import BESIDE_MEASURES, adversarial_seed, attack_part
     from ..runtime import torch_device
 
+    _enabled(adversarial, "adversarial")
     torch_device(runtime)
     loaded = _sets(point_sets)
     sets = {name: x for name, (x, _) in loaded.items()}
@@ -133,13 +147,13 @@ def adversarial(*, runs: str, point_sets: str, points: str, attacks: str, kinds:
                 _with_seed(pd.DataFrame(_left_out(parts, ("alg1", *BESIDE_MEASURES), f"run {status}")), seed))
             log.warning("run %s %s: left out", run_id(job.model, job.lr, seed), status)
             continue
-        maxima = (_search_maxima(model, sets["train"], search, radius=radius, norm=norm, seed=seed,
-                                 complexity_directions=motivation.complexity_directions)
+        maxima = (_search_maxima(model, sets["train"], SearchConfig(**maxima_search), radius=radius, norm=norm,
+                                 seed=seed, complexity_directions=complexity_directions)
                   if adversarial.search_maxima else None)
         found = adversarial_seed(model, sets, labels, radius=radius, norm=norm, attacks=adversarial.attacks(),
                                  clip=INPUT_BOX[scale], iterations=adversarial.iterations,
                                  step_fraction=adversarial.step_fraction, min_examples=adversarial.min_examples,
-                                 seed=seed, complexity_directions=motivation.complexity_directions, maxima=maxima)
+                                 seed=seed, complexity_directions=complexity_directions, maxima=maxima)
         for name in ("points", "attacks", "kinds", "effects"):
             tables.setdefault(name, []).append(_with_seed(found[name], seed))
         log.info("run %s: attack rates %s", run_id(job.model, job.lr, seed),
@@ -148,13 +162,14 @@ def adversarial(*, runs: str, point_sets: str, points: str, attacks: str, kinds:
 
 
 def train_backdoor(*, point_sets: str, checkpoints: str, metrics: str, manifest: str, runs: str, job: GridJob,
-                   model: ModelConfig, momentum: float, train: TrainConfig, backdoor: BackdoorConfig, scale: str,
-                   runtime: RuntimeConfig) -> None:
+                   model: ModelConfig, momentum: float, epochs: int, batch_size: int, loss: str, share: float,
+                   target: int, threshold: float, distance: int, scale: str, runtime: RuntimeConfig) -> None:
     """Train ``job``'s seeds on their poisoned training sets (the last epoch checkpointed); write the job's files.
 
-    As the ``train`` step, with the poisoned indices drawn by each seed, and ``runs``: per seed its
-    status (the training's, or ``backdoor failed`` when the attack success rate on the test inputs
-    is below ``backdoor.threshold``), the number poisoned, the attack success rate and the clean test accuracy.
+    As the ``train`` step (the training's ``epochs``, ``batch_size`` and ``loss``), with ``share`` of the points not of class ``target`` poisoned (drawn by each
+    seed; the trigger ``distance`` pixels from the corner), and ``runs``: per seed its status (the
+    training's, or ``backdoor failed`` when the attack success rate on the test inputs is below
+    ``threshold``), the number poisoned, the attack success rate and the clean test accuracy.
     """
     import pandas as pd
 
@@ -171,12 +186,12 @@ def train_backdoor(*, point_sets: str, checkpoints: str, metrics: str, manifest:
     frames, seeds, rows = [], {}, []
     with atomic_directory(checkpoints) as staging:
         for seed in job.seeds:
-            run = train_backdoored(train_x, train_y, test_x, test_y, share=backdoor.share, target=backdoor.target,
-                                   threshold=backdoor.threshold, seed=seed, checkpoint_dir=seed_folder(staging, seed),
-                                   pool=pool, value=INPUT_BOX[scale][1], distance=backdoor.distance,
+            run = train_backdoored(train_x, train_y, test_x, test_y, share=share, target=target, threshold=threshold,
+                                   seed=seed, checkpoint_dir=seed_folder(staging, seed), pool=pool,
+                                   value=INPUT_BOX[scale][1], distance=distance,
                                    depth=model.depth, width=model.width, init=model.init, init_std=model.init_std,
-                                   lr=job.lr, momentum=momentum, loss=train.loss, epochs=train.epochs,
-                                   batch_size=train.batch_size, checkpoint_epochs=[train.epochs], device=device,
+                                   lr=job.lr, momentum=momentum, loss=loss, epochs=epochs, batch_size=batch_size,
+                                   checkpoint_epochs=[epochs], device=device,
                                    meta={"model": model.name, "lr": job.lr, "seed": seed, "poisoned": True})
             frames.append(run.training.metrics.assign(seed=seed))
             saved = {epoch: seed_folder(checkpoints, seed) / CHECKPOINT_FILE.format(epoch=epoch)
@@ -193,10 +208,11 @@ def train_backdoor(*, point_sets: str, checkpoints: str, metrics: str, manifest:
 
 
 def backdoor(*, poisoned: str, poisoned_runs: str, clean: str, point_sets: str, points: str, runs: str, kinds: str,
-             effects: str, aucs: str, roc: str, job: GridJob, backdoor: BackdoorConfig, motivation: MotivationConfig,
-             radius: float, norm: str, scale: str, runtime: RuntimeConfig) -> None:
-    """H2 on every seed of one (model, lr): triggered against clean test inputs on the poisoned network (``poisoned``,
-    a manifest) and on the clean network of the same seed (``clean``, the networks' own training job)."""
+             effects: str, aucs: str, roc: str, job: GridJob, distance: int, test_points: int | None, roc_points: int,
+             complexity_directions: int | None, radius: float, norm: str, scale: str, runtime: RuntimeConfig) -> None:
+    """H2 on every seed of one (model, lr): triggered against clean test inputs (the first ``test_points``; all with
+    None) on the poisoned network (``poisoned``, a manifest) and on the clean network of the same seed (``clean``,
+    the networks' own training job); each seed's ROC curves kept at ``roc_points`` false-positive rates."""
     import pandas as pd
 
     from ...experiment.motivation_tables import BACKDOOR_PARTS, BESIDE_MEASURES, backdoor_seed
@@ -205,7 +221,7 @@ def backdoor(*, poisoned: str, poisoned_runs: str, clean: str, point_sets: str, 
 
     torch_device(runtime)
     sets = {name: x for name, (x, _) in _sets(point_sets, ("train", "test")).items()}
-    test = sets["test"][: backdoor.points] if backdoor.points is not None else sets["test"]
+    test = sets["test"][:test_points] if test_points is not None else sets["test"]
     poisoned_runs_table = read_csv(poisoned_runs)
     cleans = {seed: (status, model) for seed, status, model in _last_networks(clean, job.seeds)}
     tables: dict[str, list] = {}
@@ -219,8 +235,8 @@ def backdoor(*, poisoned: str, poisoned_runs: str, clean: str, point_sets: str, 
             log.warning("poisoned run %s %s: left out", run_id(job.model, job.lr, seed), status)
             continue
         found = backdoor_seed(model, clean_model, test, sets["train"], radius=radius, norm=norm,
-                              value=INPUT_BOX[scale][1], distance=backdoor.distance, seed=seed,
-                              complexity_directions=motivation.complexity_directions, roc_points=backdoor.roc_points,
+                              value=INPUT_BOX[scale][1], distance=distance, seed=seed,
+                              complexity_directions=complexity_directions, roc_points=roc_points,
                               clean_ok=clean_model is not None)
         for name in ("points", "kinds", "effects", "aucs", "roc"):
             tables.setdefault(name, []).append(_with_seed(found[name], seed))
