@@ -8,32 +8,6 @@
 # hypothesis decided over seeds (<study>_claims.csv).
 
 
-def measured(wildcards):
-    """The experiment whose trained networks the job measures: motivation.networks, or the job's own."""
-    return experiment(wildcards).measured
-
-
-def measured_runs(wildcards):
-    """The manifest of the measured networks' training job for the wildcards' (model, lr)."""
-    return measured(wildcards).layout.runs_manifest(wildcards.model, wildcards.lr)
-
-
-def measured_point_sets(wildcards):
-    """The point sets those networks were trained on (their manifest)."""
-    return PLAN[measured(wildcards).data_id].layout.point_sets_manifest
-
-
-def motivation_parts(study, table):
-    """One part of the table ``<study>_<table>`` per (model, lr) job of the main experiment's grid."""
-    return [MAIN.layout.motivation_part(study, table, job.model, job.lr) for job in MAIN.grid_jobs()]
-
-
-def motivation_table(study, table):
-    """The result table ``<study>_<table>`` of the main experiment, with its caption for the HTML report."""
-    name = f"{study}_{table}"
-    return report(MAIN.layout.table(name), caption=result_table(name).caption, category="Tables")
-
-
 rule search:
     input:
         runs=measured_runs,

@@ -264,8 +264,8 @@ def motivation_facts() -> list[str]:
                      f"points attacked; the rest are left out and counted) is {share(rates.min())} ({rates.idxmin()}) "
                      f"to {share(rates.max())} ({rates.idxmax()}), mean over networks. An example lies just across the "
                      f"decision boundary by construction (median first-order distance {number(examples, 3)} against "
-                     f"{number(clean, 3)} for the clean points, averaged over networks): the study does not separate *near an adversarial "
-                     f"example* from *near the decision boundary*.")
+                     f"{number(clean, 3)} for the clean points, averaged over networks): the study does not separate "
+                     f"*near an adversarial example* from *near the decision boundary*.")
     runs, aucs = _read("backdoor", "backdoor_runs.csv"), _read("backdoor", "backdoor_aucs.csv")
     if runs is not None and aucs is not None:
         took = runs[runs["status"] == "ok"]

@@ -72,7 +72,8 @@ def effect_row(part: str, measure: str, decides: bool, treated, control, *, netw
     >>> row["n"], row["effect"]
     (1, 1.0)
     """
-    treated, control = np.atleast_1d(np.asarray(treated, dtype=np.float64)), np.atleast_1d(np.asarray(control, dtype=np.float64))
+    treated = np.atleast_1d(np.asarray(treated, dtype=np.float64))
+    control = np.atleast_1d(np.asarray(control, dtype=np.float64))
     if len(treated) != len(control):
         raise ValueError(f"treated and control must be paired, got {len(treated)} and {len(control)} values")
     finite = np.isfinite(treated) & np.isfinite(control)

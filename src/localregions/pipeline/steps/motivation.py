@@ -166,10 +166,11 @@ def train_backdoor(*, point_sets: str, checkpoints: str, metrics: str, manifest:
                    target: int, threshold: float, distance: int, scale: str, runtime: RuntimeConfig) -> None:
     """Train ``job``'s seeds on their poisoned training sets (the last epoch checkpointed); write the job's files.
 
-    As the ``train`` step (the training's ``epochs``, ``batch_size`` and ``loss``), with ``share`` of the points not of class ``target`` poisoned (drawn by each
-    seed; the trigger ``distance`` pixels from the corner), and ``runs``: per seed its status (the
-    training's, or ``backdoor failed`` when the attack success rate on the test inputs is below
-    ``threshold``), the number poisoned, the attack success rate and the clean test accuracy.
+    As the ``train`` step (the training's ``epochs``, ``batch_size`` and ``loss``), with ``share`` of
+    the points not of class ``target`` poisoned (drawn by each seed; the trigger ``distance`` pixels
+    from the corner), and ``runs``: per seed its status (the training's, or ``backdoor failed`` when
+    the attack success rate on the test inputs is below ``threshold``), the number poisoned, the
+    attack success rate and the clean test accuracy.
     """
     import pandas as pd
 
