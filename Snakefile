@@ -34,6 +34,7 @@ include: "rules/data.smk"
 include: "rules/experiment.smk"
 include: "rules/analysis.smk"
 include: "rules/slices.smk"
+include: "rules/motivation.smk"
 include: "rules/report.smk"
 
 

@@ -4,7 +4,8 @@ Trains the figure3 grid (36 pooled inputs, width 32, depth 2 and 3, lr 0.02 and 
 given, 20 epochs) on the paper's point sets built from real MNIST, then, per study, prints one
 effect per seed, the mean with its 95% t interval over seeds, the one-sided p, the smallest
 effect the seeds detect with 80% power, and the wall and CPU time of the study. Writes its tables
-as CSV under ``--out``. Not the pipeline: the lead wires ``experiment=adversarial|backdoor|search``.
+as CSV under ``--out``. The pipeline's ``experiment=adversarial|backdoor|search`` are the studies
+themselves (with their references); this script times their blocks outside Snakemake.
 
     mkdir -p data && cp -r /work/main/data/raw data/
     python bench/bench_motivation.py --out /tmp/motivation            # all three studies, ten seeds
@@ -223,7 +224,9 @@ def search_study(models, sets, out: Path, budget: int, chains: int) -> dict:
         for (depth, lr, seed), model in models.items():
             domain = data_box(train_x)
             starts = random_starts(train_x, chains, seed)
-            summary, curve, best = compare_searches(model, domain, RADIUS, starts=starts, budget=budget, seed=seed)
+            # Fixed steps, as pre-registered (the pipeline's search.adapt_step=false).
+            summary, curve, best = compare_searches(model, domain, RADIUS, starts=starts, budget=budget, seed=seed,
+                                                    adapt_step=False)
             data_max = local_measures(model, data, RADIUS, seed=seed)["alg1"].max()
             found = local_measures(model, torch.stack([best[m] for m in summary["method"]]), RADIUS, seed=seed,
                                    reference=data)

@@ -119,6 +119,33 @@ def existing(paths):
     return [path for path in paths if Path(path).is_file()]
 
 
+# The studies of the paper's motivation (rules/motivation.smk) measure the networks of motivation.networks.
+def measured(wildcards):
+    """The experiment whose trained networks the job measures: motivation.networks, or the job's own."""
+    return experiment(wildcards).measured
+
+
+def measured_runs(wildcards):
+    """The manifest of the measured networks' training job for the wildcards' (model, lr)."""
+    return measured(wildcards).layout.runs_manifest(wildcards.model, wildcards.lr)
+
+
+def measured_point_sets(wildcards):
+    """The point sets those networks were trained on (their manifest)."""
+    return PLAN[measured(wildcards).data_id].layout.point_sets_manifest
+
+
+def motivation_parts(study, table):
+    """One part of the table ``<study>_<table>`` per (model, lr) job of the main experiment's grid."""
+    return [MAIN.layout.motivation_part(study, table, job.model, job.lr) for job in MAIN.grid_jobs()]
+
+
+def motivation_table(study, table):
+    """The result table ``<study>_<table>`` of the main experiment, with its caption for the HTML report."""
+    name = f"{study}_{table}"
+    return report(MAIN.layout.table(name), caption=result_table(name).caption, category="Tables")
+
+
 # What the main experiment's last rules read (reporting/products.py registers the tables and figures).
 FIGURE_TABLES = tables_of(MAIN, {name for figure, _ in MAIN.figures() for name in figure.tables})
 COMPARED_TABLES = tables_of(MAIN)

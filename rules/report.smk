@@ -57,6 +57,8 @@ rule report:
     params:
         experiment=MAIN.id,
         settings=MAIN.settings_values(),
+        # A study of the paper's motivation has its own report (reporting/motivation_report.py).
+        studies=MAIN.motivation_studies(),
         radius=MAIN.settings.bounds.radius,
         norm=MAIN.settings.bounds.norm,
     log:

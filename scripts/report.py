@@ -8,5 +8,5 @@ with rule_step(snakemake):
     report(tables=list(snakemake.input.tables), methods_timing=list(snakemake.input.methods_timing),
            comparison=snakemake.input.comparison, figures=list(snakemake.input.figures),
            output=snakemake.output.report, experiment=setting(snakemake, "experiment"),
-           settings=setting(snakemake, "settings"), radius=setting(snakemake, "radius"),
-           norm=setting(snakemake, "norm"))
+           settings=setting(snakemake, "settings"), studies=setting(snakemake, "studies"),
+           radius=setting(snakemake, "radius"), norm=setting(snakemake, "norm"))

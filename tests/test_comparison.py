@@ -361,3 +361,24 @@ def test_refresh_reference_refuses_when_a_table_is_missing(tmp_path):
     Path(run["layout"].table("runs")).unlink()
     with pytest.raises(FileNotFoundError, match="runs.csv is missing"):
         refresh(run)
+
+
+def test_hypothesis_parts_are_measured_by_their_sd_over_seeds_and_p_values_as_t():
+    from scipy import stats
+
+    keys = ["hypothesis", "depth", "lr", "part"]
+    reference = pd.DataFrame({"hypothesis": ["H1"], "depth": [2], "lr": [0.02], "part": ["l2 eps 50"],
+                              "verdict": ["holds"], "n": [10], "effect": [0.74], "sd": [0.2], "ci_low": [0.6],
+                              "ci_high": [0.88], "p": [1e-6], "detectable": [0.25]})
+    se = 0.2 / np.sqrt(10)
+    for column in ("effect", "ci_low", "detectable"):
+        for shift, expected in ((0.05 * se, "agrees"), (0.3 * se, "differs")):
+            fresh = reference.copy()
+            fresh[column] += shift
+            result, cells, _ = compare_tables(fresh, reference, keys=keys, spread="parts")
+            assert result == expected and cells[0]["in_se"] == pytest.approx(shift / se), (column, shift)
+    t = stats.t.isf(1e-6, 9)
+    result, cells, _ = compare_tables(reference.assign(p=stats.t.sf(t - 0.05, 9)), reference, keys=keys, spread="parts")
+    assert result == "agrees" and cells[0]["in_se"] == pytest.approx(0.05)
+    result, _, _ = compare_tables(reference.assign(verdict="partly"), reference, keys=keys, spread="parts")
+    assert result == "differs"

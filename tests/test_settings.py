@@ -99,7 +99,8 @@ def test_model_settings_apply_to_every_model_of_the_grid():
 def test_settings_dataclasses_are_the_schema():
     # Every key of the primary config is a field of the schema: a YAML-only key would be unchecked.
     assert {"data", "model", "optim", "train", "bounds", "grid", "tightness", "sweep", "methods", "slices", "reference",
-            "runtime", "variants", "name", "paths"} == set(Config.__dataclass_fields__)
+            "runtime", "variants", "name", "paths", "motivation", "search", "adversarial", "backdoor"} \
+        == set(Config.__dataclass_fields__)
 
 
 @pytest.mark.slow

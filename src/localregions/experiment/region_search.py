@@ -46,7 +46,7 @@ def random_starts(points, count: int, seed: int) -> torch.Tensor:
 
 def compare_searches(model, domain: SearchDomain, radius: float, *, starts: torch.Tensor, budget: int, seed: int,
                      measure: str = "alg1", norm: str = "l2", methods=SEARCH_ORDER, step_fraction: float = 0.05,
-                     temperature=(2.0, 0.1), n_directions: int | None = None):
+                     temperature=(2.0, 0.1), n_directions: int | None = None, adapt_step: bool = True):
     """Run each search method at the same budget; return its summary, its best-so-far curve and its best centre.
 
     The walkers (``starts.shape[0]`` of them) start at ``starts``; uniform sampling draws as many
@@ -67,7 +67,7 @@ def compare_searches(model, domain: SearchDomain, radius: float, *, starts: torc
         started = time.perf_counter()
         result = search_regions(model, domain, radius, measure=measure, norm=norm, method=method, budget=budget,
                                 chains=starts.shape[0], starts=None if method == "random" else starts, step=step,
-                                temperature=temperature, seed=seed, n_directions=n_directions)
+                                temperature=temperature, seed=seed, n_directions=n_directions, adapt_step=adapt_step)
         seconds = time.perf_counter() - started
         rows.append({"method": method, "measure": measure, "budget": budget, "evaluations": result.evaluations,
                      "best_value": result.best_value, "acceptance_rate": result.acceptance_rate,

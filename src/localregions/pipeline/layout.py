@@ -14,6 +14,8 @@ Data flows one way through these folders::
     <results>/<name>/runs/<model>_lr<lr>/       one training job: metrics.csv, checkpoints/, MANIFEST.json
     <results>/<name>/bounds/<model>_lr<lr>.csv.gz          per point, epoch and radius
     <results>/<name>/{tightness,methods}/<model>_lr<lr>.csv  per ball, on a few points
+    <results>/<name>/poisoned/<model>_lr<lr>/   one backdoor training job: as runs/, and backdoor.csv
+    <results>/<name>/{search,adversarial,backdoor}/<model>_lr<lr>.points.csv.gz, .<table>.csv  per point, per seed
     <results>/<name>/<table>.csv                the result tables (reporting/products.py); comparison.md; report.md
     <figures>/<name>/<stem>.png, .pdf
 
@@ -106,6 +108,33 @@ class Layout:
     def methods_timing_part(self, model: str, lr) -> str:
         """Seconds per method: kept out of the methods table, which must be identical run to run."""
         return self._results("methods", f"{self.setting(model, lr)}.timing.csv")
+
+    # ------------------------------------------------------------------ the paper's motivation (issue 24)
+    def poisoned_dir(self, model: str, lr) -> str:
+        """One backdoor training job: every seed of one (model, lr) trained on its poisoned training set."""
+        return self._results("poisoned", self.setting(model, lr))
+
+    def poisoned_checkpoints(self, model: str, lr) -> str:
+        return os.path.join(self.poisoned_dir(model, lr), "checkpoints")
+
+    def poisoned_metrics(self, model: str, lr) -> str:
+        return os.path.join(self.poisoned_dir(model, lr), "metrics.csv")
+
+    def poisoned_runs(self, model: str, lr) -> str:
+        """Per seed: the backdoor's status, the points poisoned, the attack success rate, the clean test accuracy."""
+        return os.path.join(self.poisoned_dir(model, lr), "backdoor.csv")
+
+    def poisoned_manifest(self, model: str, lr) -> str:
+        """Written last, as a training job's: every file with its SHA-256, and each seed's status."""
+        return os.path.join(self.poisoned_dir(model, lr), "MANIFEST.json")
+
+    def motivation_points(self, study: str, model: str, lr) -> str:
+        """Per point, of one study (``search``, ``adversarial``, ``backdoor``) on the networks of one (model, lr)."""
+        return self._results(study, f"{self.setting(model, lr)}.points.csv.gz")
+
+    def motivation_part(self, study: str, table: str, model: str, lr) -> str:
+        """One job's rows of the result table ``<study>_<table>`` (its per-seed rows, for one (model, lr))."""
+        return self._results(study, f"{self.setting(model, lr)}.{table}.csv")
 
     # ------------------------------------------------------------------ results and what reads them
     def table(self, name: str) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 
-from ..reporting.products import FIGURES, RESULT_TABLES, FigureSpec
+from ..reporting.products import FIGURES, MOTIVATION_STUDIES, RESULT_TABLES, FigureSpec
 from ..vocabulary import format_lr
 from .compose import SettingsError, compose_settings
 from .layout import Layout
@@ -64,6 +64,8 @@ class Experiment:
     variants: list["Experiment"] = field(default_factory=list)
     # The experiment whose point sets it reads: itself, or its parent when a variant leaves the data settings alone.
     data_id: str = ""
+    # The experiment whose trained networks the motivation's studies measure (motivation.networks); None: its own.
+    networks: "Experiment | None" = None
 
     def __post_init__(self) -> None:
         self.data_id = self.data_id or self.id
@@ -75,6 +77,11 @@ class Experiment:
     @property
     def scale(self) -> str:
         return self.settings.data.scale
+
+    @property
+    def measured(self) -> "Experiment":
+        """The experiment whose grid of trained networks this one's motivation studies measure."""
+        return self.networks or self
 
     @property
     def variant_name(self) -> str:
@@ -110,9 +117,19 @@ class Experiment:
         """The experiments (self or companions) whose networks a per-ball study (tightness, methods) measures."""
         return [self.at_scale(scale) for scale in self.study_scales(study)]
 
+    def motivation_studies(self) -> list[str]:
+        """The studies of the paper's motivation it runs (``search``, ``adversarial``, ``backdoor``), in that order."""
+        return [study for study in MOTIVATION_STUDIES if getattr(self.settings, study).enabled]
+
+    @property
+    def measures_paper(self) -> bool:
+        """Whether it bounds the paper's grid and decides the paper's claims: not when it runs a motivation study."""
+        return not self.motivation_studies()
+
     def studies(self) -> set[str]:
-        """The optional studies it runs: ``radius_sweep``, ``tightness``, ``methods``, ``variants``, ``slices``."""
-        studies = set()
+        """The optional studies it runs: ``radius_sweep``, ``tightness``, ``methods``, ``variants``, ``slices``, and
+        those of :meth:`motivation_studies`."""
+        studies = set(self.motivation_studies())
         if self.settings.sweep.enabled:
             studies.add("radius_sweep")
         for study in ("tightness", "methods"):
@@ -128,14 +145,16 @@ class Experiment:
     def result_tables(self) -> list[str]:
         """The names of the tables its analysis writes (and the comparison holds against the reference)."""
         studies = self.studies()
-        return [table.name for table in RESULT_TABLES if table.study is None or table.study in studies]
+        return [table.name for table in RESULT_TABLES
+                if (table.study is None and self.measures_paper) or table.study in studies]
 
     def figures(self) -> list[tuple[FigureSpec, str]]:
         """(figure, stem) for every figure it draws (``figure3_depth{depth}`` once per depth)."""
         studies = self.studies()
         drawn = []
         for figure in FIGURES:
-            if figure.study is not None and figure.study not in studies:
+            if (figure.study is None and not self.measures_paper) or (figure.study is not None
+                                                                       and figure.study not in studies):
                 continue
             stems = [figure.stem.format(depth=d) for d in self.depths()] if "{depth}" in figure.stem else [figure.stem]
             drawn += [(figure, stem) for stem in stems]
@@ -193,12 +212,61 @@ def _shared_keys_untouched(variant: str, overrides: list[str]) -> None:
             raise SettingsError(f"variants.{variant} sets {key}; set {GRID_KEYS[key]} instead")
 
 
+# The overrides that reach the experiment whose networks a motivation study measures: where files live and where
+# MNIST comes from, nothing that changes what is trained.
+_NETWORKS_PASSED = ("paths.", "data.mnist_dir", "data.sources")
+# The settings that make the networks: equal in both, or the networks measured are not those the settings describe.
+_NETWORKS_SECTIONS = ("data", "optim", "train", "grid")
+
+
+def _alone(main: Experiment) -> None:
+    """A motivation study measures trained networks; the paper's grid studies would train and bound another grid."""
+    others = [f"{study}.enabled" for study in ("tightness", "methods", "sweep") if getattr(main.settings, study).enabled]
+    others += ["variants"] if main.settings.variants else []
+    if others:
+        raise SettingsError(f"{', '.join(f'{s}.enabled' for s in main.motivation_studies())}=true runs a study of the "
+                            f"paper's motivation, which runs without the paper's studies; set "
+                            f"{', '.join(o + '=false' if o != 'variants' else '~variants' for o in others)} "
+                            "(experiment=search, adversarial and backdoor do)")
+
+
+def _networks_experiment(main: Experiment, overrides: list[str]) -> Experiment:
+    """The experiment named by ``motivation.networks``, composed from its own config; refused unless it trains
+    exactly the networks this experiment's settings describe (so that its networks are never retrained here)."""
+    name = main.settings.motivation.networks
+    passed = [o for o in overrides if _override_key(o).startswith(_NETWORKS_PASSED)]
+    source = _compose(None, [f"experiment={name}", *passed], "networks")
+    if source.id == main.id:
+        raise SettingsError(f"motivation.networks={name} names this experiment itself; use null to train its own grid")
+    if source.motivation_studies() or source.settings.variants:
+        raise SettingsError(f"motivation.networks={name} must name an experiment that trains a grid of its own "
+                            "(not a motivation study, not a study of variants)")
+    for section in _NETWORKS_SECTIONS:
+        mine, theirs = asdict(getattr(main.settings, section)), asdict(getattr(source.settings, section))
+        for key in mine:
+            if key not in ("mnist_dir", "sources") and mine[key] != theirs[key]:
+                raise SettingsError(
+                    f"{section}.{key} is {mine[key]!r} here but {theirs[key]!r} in experiment {name}, whose trained "
+                    f"networks motivation.networks measures; leave {section}.{key} alone, or set "
+                    "motivation.networks=null to train this experiment's own networks")
+    for model in main.settings.grid.models:
+        if asdict(main.models[model]) != asdict(source.models[model]):
+            raise SettingsError(f"model {model} differs from experiment {name}'s ({asdict(main.models[model])} against "
+                                f"{asdict(source.models[model])}); set motivation.networks=null to train its own")
+    return source
+
+
 def plan_experiments(overrides) -> Plan:
     """Compose the requested experiment, its companions and its variants; keyed by experiment id."""
     overrides = list(overrides)
     _check_overrides(overrides)
     main = _compose(None, overrides, "main")
     experiments = {main.id: main}
+    if main.motivation_studies():
+        _alone(main)
+    if main.settings.motivation.networks is not None:
+        main.networks = _networks_experiment(main, overrides)
+        experiments[main.networks.id] = main.networks
     for variant, extra in main.settings.variants.items():
         extra = list(extra)
         _shared_keys_untouched(variant, extra)

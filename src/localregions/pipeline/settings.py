@@ -28,6 +28,7 @@ from typing import Any, Optional
 from ..experiment.architectures import ARCHITECTURES, LENET_DEPTH, LENET_INPUT_SHAPE, hidden_widths
 from ..experiment.specs import PointSetSpec
 from ..vocabulary import BOUND_METHODS, DATASET_NAMES, NORMS, SCALES, format_lr
+from .motivation_settings import AdversarialConfig, BackdoorConfig, MotivationConfig, SearchConfig
 
 __all__ = [
     "CONFIG_DIR",
@@ -447,6 +448,11 @@ class Config:
     slices: SlicesConfig = field(default_factory=SlicesConfig)
     reference: ReferenceConfig = field(default_factory=ReferenceConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+    # The studies of the paper's motivation (issue 24): pipeline/motivation_settings.py.
+    motivation: MotivationConfig = field(default_factory=MotivationConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)
+    adversarial: AdversarialConfig = field(default_factory=AdversarialConfig)
+    backdoor: BackdoorConfig = field(default_factory=BackdoorConfig)
 
     def __post_init__(self) -> None:
         if self.model.architecture == "lenet":

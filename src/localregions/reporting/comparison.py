@@ -20,8 +20,9 @@ How the standard error of a number is found depends on the table (its ``spread``
 :mod:`.products`): per-seed tables (``seeds``) use the spread of the reference's values over
 the seeds of the same row keys, ``sd / sqrt(n)``; per-setting summaries (``summaries``) carry
 ``<x>_std`` and ``n_seeds``; claim tables (``intervals``) carry each part's t interval, whose
-half-width over the t quantile is its standard error, and their p-values are compared as the t
-statistics they come from (already in units of the standard error). A number whose seeds do not
+half-width over the t quantile is its standard error, and tables of one part per row (``parts``)
+its ``sd`` and ``n`` over seeds; their p-values are compared as the t statistics they come from
+(already in units of the standard error). A number whose seeds do not
 vary (standard error 0) must agree up to rounding. Figures are compared by bytes for information
 only (fonts and the PNG encoder of another machine change pixels, not results). An experiment
 without a reference says so and passes.
@@ -41,7 +42,7 @@ __all__ = ["Tolerance", "Outcome", "TableComparison", "SPREADS", "compare_tables
 
 _VERDICT_PREFIX = "Verdict:"
 #: How a table's seed-to-seed standard error is found (see the module's docstring); None: rounding only.
-SPREADS = ("seeds", "summaries", "intervals", None)
+SPREADS = ("seeds", "summaries", "intervals", "parts", None)
 _WORST_SHOWN = 15
 
 
@@ -136,8 +137,20 @@ def _interval_standard_errors(reference, columns: list[str]):
     return pd.DataFrame(errors, index=reference.index)
 
 
+def _part_standard_errors(reference, columns: list[str]):
+    """One part per row (``effect``, ``sd``, ``n`` over seeds): ``sd / sqrt(n)`` for the part's numbers."""
+    import pandas as pd
+
+    sd = pd.to_numeric(reference["sd"], errors="coerce") if "sd" in reference else None
+    n = pd.to_numeric(reference["n"], errors="coerce") if "n" in reference else None
+    per_part = ("effect", "sd", "ci_low", "ci_high", "detectable")
+    errors = {c: (sd / np.sqrt(n.where(n > 1))).to_numpy(dtype=np.float64) if sd is not None and n is not None
+              and c in per_part else np.full(len(reference), np.nan) for c in columns}
+    return pd.DataFrame(errors, index=reference.index)
+
+
 def _p_value_columns(columns: list[str]) -> list[str]:
-    return [c for c in columns if c.endswith("_p") or c.endswith("_p_opposite")]
+    return [c for c in columns if c in ("p", "p_below") or c.endswith("_p") or c.endswith("_p_opposite")]
 
 
 def _as_t_statistics(p, n):
@@ -174,7 +187,7 @@ def compare_tables(fresh, reference, *, keys=(), spread: str | None = None,
         The two tables; rows are matched by position, and ``keys`` must then be equal.
     keys : sequence of str
         The columns that say what a row is (compared as text); per-seed tables name ``seed`` among them.
-    spread : {"seeds", "summaries", "intervals"} or None
+    spread : {"seeds", "summaries", "intervals", "parts"} or None
         How the seed-to-seed standard error of a number is found (module docstring); None: rounding only.
     tolerance : Tolerance
         Rounding (``rtol``, ``atol``) and the fraction ``seed_se`` of a standard error that still agrees.
@@ -219,11 +232,14 @@ def compare_tables(fresh, reference, *, keys=(), spread: str | None = None,
         standard_errors = _summary_standard_errors(reference, numeric)
     elif spread == "intervals":
         standard_errors = _interval_standard_errors(reference, numeric)
+    elif spread == "parts":
+        standard_errors = _part_standard_errors(reference, numeric)
     else:
         standard_errors = pd.DataFrame(np.nan, index=reference.index, columns=numeric)
-    p_columns = set(_p_value_columns(numeric)) if spread == "intervals" else set()
-    seeds = pd.to_numeric(reference["n_seeds"], errors="coerce").to_numpy(dtype=np.float64) \
-        if "n_seeds" in reference else np.full(len(reference), np.nan)
+    p_columns = set(_p_value_columns(numeric)) if spread in ("intervals", "parts") else set()
+    seeds_column = "n" if spread == "parts" else "n_seeds"
+    seeds = pd.to_numeric(reference[seeds_column], errors="coerce").to_numpy(dtype=np.float64) \
+        if seeds_column in reference else np.full(len(reference), np.nan)
 
     cells: list[dict] = []
     for column in reference.columns:

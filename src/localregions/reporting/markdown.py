@@ -28,7 +28,7 @@ __all__ = ["build_report", "write_report", "markdown_table", "number", "share", 
 LONG_TRAINING_SPAN = 50.0
 # The order in which the report prints the settings (the schema's order).
 SETTINGS_ORDER = ("name", "paths", "variants", "data", "models", "optim", "train", "bounds", "grid", "tightness", "sweep",
-                  "methods", "slices", "reference", "runtime")
+                  "methods", "slices", "reference", "runtime", "motivation", "search", "adversarial", "backdoor")
 
 
 def number(value, digits: int = 4) -> str:

@@ -15,11 +15,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["ResultTable", "FigureSpec", "RESULT_TABLES", "FIGURES", "STUDIES", "result_table", "figure_spec",
-           "caption_file"]
+__all__ = ["ResultTable", "FigureSpec", "RESULT_TABLES", "FIGURES", "STUDIES", "MOTIVATION_STUDIES", "result_table",
+           "figure_spec", "caption_file"]
 
 #: The optional studies an experiment may run beside the paper's (``Experiment.studies``).
 STUDIES = ("radius_sweep", "tightness", "methods", "variants", "slices")
+#: The studies of the paper's motivation (issue 24). An experiment that runs one makes only its studies' tables and
+#: figures: the paper's (``study=None``) are made by the experiments that train and bound the paper's grid.
+MOTIVATION_STUDIES = ("search", "adversarial", "backdoor")
 
 
 @dataclass(frozen=True)
@@ -29,7 +32,8 @@ class ResultTable:
     ``keys`` are the columns that say what a row is, and ``spread`` how the comparison with the
     reference finds the seed-to-seed standard error of its numbers (:mod:`.comparison`): ``seeds``
     (one row per seed, ``seed`` among the keys), ``summaries`` (``<x>_std`` and ``n_seeds``
-    columns), ``intervals`` (claim parts with t intervals) or None (numbers must agree to rounding).
+    columns), ``intervals`` (claim parts with t intervals, one claim per row), ``parts`` (one part per
+    row, with ``sd`` and ``n`` over seeds) or None (numbers must agree to rounding).
     """
 
     name: str
@@ -47,7 +51,8 @@ class ResultTable:
 class FigureSpec:
     """One figure (or, with ``{depth}`` in its stem, one per hidden depth of the grid).
 
-    ``draw`` names the adapter of :mod:`localregions.reporting.figures` that draws it, called as
+    ``draw`` names the function of ``localregions.reporting.<module>`` (:mod:`.figures`, or
+    :mod:`.motivation_figures` for the motivation's studies) that draws it, called as
     ``draw(tables, radius=, norm=, depth=)`` with the result tables by name (those of ``tables``
     that the experiment makes), the experiment's radius and norm and, for a per-depth figure, its
     depth; ``title`` is the line the Markdown report lists it by.  ``rule`` is the rule that draws
@@ -61,6 +66,7 @@ class FigureSpec:
     tables: tuple[str, ...]
     study: str | None = None
     rule: str = "figures"
+    module: str = "figures"
 
     @property
     def caption(self) -> str:
@@ -70,6 +76,8 @@ class FigureSpec:
 
 _SEED_ROW = ("depth", "lr", "seed", "epoch", "dataset")
 _BALL = ("scale", "depth", "lr", "seed", "epoch", "dataset", "point", "radius", "norm")
+_EFFECT = ("depth", "lr", "seed", "part", "measure")
+_HYPOTHESIS_PART = ("hypothesis", "depth", "lr", "part")
 
 RESULT_TABLES = (
     ResultTable("summary", keys=_SEED_ROW + ("radius", "norm"), spread="seeds"),
@@ -83,6 +91,24 @@ RESULT_TABLES = (
                 spread="intervals"),
     # One seed: no seed-to-seed spread to measure a difference by, so the numbers must agree to rounding.
     ResultTable("slices", study="slices", keys=("depth", "lr", "seed", "epoch", "dataset", "point", "plane", "radius")),
+    # The paper's motivation (issue 24; docs/motivation_hypotheses.md): per study, what was measured per seed, the
+    # per-seed effects, and the hypothesis decided over seeds (one row per part).
+    ResultTable("search_maxima", study="search", keys=("depth", "lr", "seed", "method", "measure"), spread="seeds"),
+    ResultTable("search_curves", study="search", keys=("depth", "lr", "seed", "method", "evaluation"), spread="seeds"),
+    ResultTable("search_kinds", study="search", keys=("depth", "lr", "seed", "kind"), spread="seeds"),
+    ResultTable("search_effects", study="search", keys=_EFFECT, spread="seeds"),
+    ResultTable("search_claims", study="search", keys=_HYPOTHESIS_PART, spread="parts"),
+    ResultTable("adversarial_attacks", study="adversarial", keys=("depth", "lr", "seed", "attack"), spread="seeds"),
+    ResultTable("adversarial_kinds", study="adversarial", keys=("depth", "lr", "seed", "kind"), spread="seeds"),
+    ResultTable("adversarial_effects", study="adversarial", keys=_EFFECT, spread="seeds"),
+    ResultTable("adversarial_claims", study="adversarial", keys=_HYPOTHESIS_PART, spread="parts"),
+    ResultTable("backdoor_runs", study="backdoor", keys=("depth", "lr", "seed"), spread="seeds"),
+    ResultTable("backdoor_kinds", study="backdoor", keys=("depth", "lr", "seed", "network", "kind"), spread="seeds"),
+    ResultTable("backdoor_effects", study="backdoor", keys=_EFFECT, spread="seeds"),
+    ResultTable("backdoor_aucs", study="backdoor", keys=("depth", "lr", "seed", "score", "direction"), spread="seeds"),
+    # A ROC curve has as many rows as its scores have distinct values: rows are held by position.
+    ResultTable("backdoor_roc", study="backdoor", keys=("depth", "lr", "seed", "score"), spread="seeds"),
+    ResultTable("backdoor_claims", study="backdoor", keys=_HYPOTHESIS_PART, spread="parts"),
 )
 
 FIGURES = (
@@ -100,6 +126,28 @@ FIGURES = (
                ("variant_claims",), study="variants"),
     FigureSpec("slices_depth{depth}", "Exact 2-D slices of the linear regions through a training, a testing and a random "
                "point, {depth} hidden layers, before and after training", None, (), study="slices", rule="slices"),
+    FigureSpec("search_curve", "H3: the best value found against the evaluations spent, per search method",
+               "draw_search_curve", ("search_curves", "search_maxima"), study="search", module="motivation_figures"),
+    FigureSpec("search_distances", "H3: how far the maxima the search found lie from the data and the decision "
+               "boundary", "draw_search_distances", ("search_kinds",), study="search", module="motivation_figures"),
+    FigureSpec("search_kinds", "H3: the local measures per kind of point (data, random, search maxima)",
+               "draw_search_kinds", ("search_kinds",), study="search", module="motivation_figures"),
+    FigureSpec("search_effects", "H3: the per-seed effect of the decision, with its interval over seeds",
+               "draw_search_effects", ("search_effects", "search_claims"), study="search",
+               module="motivation_figures"),
+    FigureSpec("adversarial_kinds", "H1: the local measures per kind of point (clean, adversarial per budget, "
+               "random, search maxima)", "draw_adversarial_kinds", ("adversarial_kinds",), study="adversarial",
+               module="motivation_figures"),
+    FigureSpec("adversarial_effects", "H1: the per-seed effects per attack, with their intervals over seeds",
+               "draw_adversarial_effects", ("adversarial_effects", "adversarial_claims"), study="adversarial",
+               module="motivation_figures"),
+    FigureSpec("backdoor_kinds", "H2: the local measures around triggered and clean inputs, poisoned and clean "
+               "networks", "draw_backdoor_kinds", ("backdoor_kinds",), study="backdoor", module="motivation_figures"),
+    FigureSpec("backdoor_roc", "H2: each measure as a detector of triggered inputs (ROC over seeds, AUC intervals)",
+               "draw_backdoor_roc", ("backdoor_roc", "backdoor_aucs"), study="backdoor", module="motivation_figures"),
+    FigureSpec("backdoor_effects", "H2: the per-seed effects, with their intervals over seeds",
+               "draw_backdoor_effects", ("backdoor_effects", "backdoor_claims"), study="backdoor",
+               module="motivation_figures"),
 )
 
 

@@ -18,10 +18,18 @@ def _by_name(paths) -> dict[str, str]:
 
 
 def figures(*, tables: list[str], outputs: list[str], radius: float, norm: str) -> None:
-    """Every figure of ``outputs`` (PNG and PDF; their stems name the figures), drawn from ``tables``."""
-    from ...reporting.figures import draw_figures
+    """Every figure of ``outputs`` (PNG and PDF; their stems name the figures), drawn from ``tables`` by the module
+    its registry entry names (reporting/products.py: the paper's figures, or the motivation's)."""
+    import importlib
 
-    draw_figures(_by_name(tables), outputs, radius=radius, norm=norm)
+    from ...reporting.products import figure_spec
+
+    by_module: dict[str, list[str]] = {}
+    for path in outputs:
+        by_module.setdefault(figure_spec(Path(path).name.split(".")[0])[0].module, []).append(path)
+    for module, paths in by_module.items():
+        drawing = importlib.import_module(f"localregions.reporting.{module}")
+        drawing.draw_figures(_by_name(tables), paths, radius=radius, norm=norm)
 
 
 def compare(*, tables: list[str], references: list[str], figures: list[str], reference_figures: list[str],
@@ -45,8 +53,16 @@ def compare(*, tables: list[str], references: list[str], figures: list[str], ref
 
 
 def report(*, tables: list[str], methods_timing: list[str], comparison: str, figures: list[str], output: str,
-           experiment: str, settings: dict, radius: float, norm: str) -> None:
-    """The Markdown report of one experiment from its result tables, figures and comparison."""
+           experiment: str, settings: dict, studies: list[str], radius: float, norm: str) -> None:
+    """The Markdown report of one experiment from its result tables, figures and comparison; an experiment that runs
+    ``studies`` of the paper's motivation gets their report instead of the paper's."""
+    if studies:
+        from ...reporting.motivation_report import write_motivation_report
+
+        write_motivation_report(output, experiment=experiment, settings=settings, studies=studies,
+                                tables=_by_name(tables), comparison=comparison,
+                                figures=[path for path in figures if path.endswith(".png")], radius=radius, norm=norm)
+        return
     from ...reporting.markdown import write_report
 
     write_report(output, experiment=experiment, settings=settings, tables=_by_name(tables),
