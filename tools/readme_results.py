@@ -91,9 +91,14 @@ def figure3_section() -> list[str]:
         "![Figure 3, two hidden layers](reference/figure3/figures/figure3_depth2.png)",
         "![Figure 3, three hidden layers](reference/figure3/figures/figure3_depth3.png)",
         "",
-        "Each observation decided over the seeds (one effect per seed, one-sided t tests, each part of a claim "
-        "supported, contradicted or inconclusive; rules, corrections and numbers in the report), on the paper's "
-        "trajectory, epochs 2-20:",
+        "**The verdict words.** Each observation is split into parts a reader could claim alone (*falls*, *rises*); "
+        "each part is measured once per seed and tested over the seeds (one-sided t, 2.5% split over the parts). "
+        "A part is *supported* (significant in the paper's direction), *contradicted* (significant in the "
+        "opposite direction) or *inconclusive* (neither: not shown either way, which is not the same as absent; "
+        "the report gives beside each part the smallest effect these seeds detect with 80% power). A verdict "
+        "*holds* (every part supported), is *partly* true (some supported: named), *contradicted* (none "
+        "supported, some contradicted: named), *inconclusive* (none either way) or *undecided* (fewer than 5 "
+        "trained runs). Decided on the paper's trajectory, epochs 2-20:",
         "",
         verdict_table(claims, TRAJECTORIES[0]),
         "",
