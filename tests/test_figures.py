@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import math
 from pathlib import Path
 
@@ -144,6 +145,51 @@ def test_figure3_plots_log2_when_the_mean_bound_overflows():
     assert np.asarray(bound_axes.get_lines()[0].get_ydata(), dtype=float)[-1] == pytest.approx(1200.0)
     # Consistent across panels: the lr whose rows are all finite also shows log2.
     assert "log$_2$" in fig.axes[2].get_ylabel()
+
+
+def _render(fig):
+    """Draw ``fig`` as the pipeline does (PNG): what fails only at drawing time fails here."""
+    fig.savefig(io.BytesIO(), format="png", dpi=40)
+    return fig
+
+
+def test_figure3_plots_log2_when_the_mean_bound_is_past_2_to_the_64_even_if_finite():
+    # Means of 2^C from 2^800 to 2^1000 (about 1e301): finite floats, which a log axis cannot draw.
+    huge = by_setting_frame(log2_bound=lambda dataset, epoch: 800.0 + 10 * epoch)
+    assert np.isfinite(huge["mean_bound_mean"]).all() and np.isfinite(huge["mean_bound_ci_high"]).all()
+    fig = _render(figure3(huge, depth=2, radius=0.4))
+    for bound_axes in fig.axes[0::2]:
+        assert "log$_2$" in bound_axes.get_ylabel() and "log$_2$" in bound_axes.get_title(loc="left")
+        assert bound_axes.get_yscale() == "linear"
+    assert list(_curve_lines(fig.axes[0], len(EPOCHS))[0].get_ydata()) == pytest.approx([800.0 + 10 * e for e in EPOCHS])
+    assert "log$_2$" in fig.get_suptitle()
+    # The threshold: below 2^64 the mean of 2^C itself, above it its log2.
+    below = figure3(by_setting_frame(log2_bound=lambda dataset, epoch: 60.0 + epoch / 10), depth=2, radius=0.4)
+    assert "log$_2$" not in below.axes[0].get_ylabel()
+    assert _curve_lines(below.axes[0], len(EPOCHS))[0].get_ydata()[0] == pytest.approx(2.0**60)
+    above = figure3(by_setting_frame(log2_bound=lambda dataset, epoch: 66.0 + epoch / 10), depth=2, radius=0.4)
+    assert "log$_2$" in above.axes[0].get_ylabel()
+    # An interval's upper end past 2^64, or infinite, decides too; a missing one (a single seed) does not.
+    frame = by_setting_frame(log2_bound=lambda dataset, epoch: 60.0)
+    for high, log2 in ((2.0**70, True), (math.inf, True), (math.nan, False)):
+        changed = frame.assign(mean_bound_ci_high=np.where(frame["epoch"] == 4, high, frame["mean_bound_ci_high"]))
+        assert ("log$_2$" in figure3(changed, depth=2, radius=0.4).axes[0].get_ylabel()) == log2, high
+
+
+def test_figure3_draws_the_interval_of_the_log2_it_plots():
+    # log2 of the mean bound 100 + epoch, its interval 3 below to 5 above; the interval of the mean of 2^C
+    # (2^100 +- 10%) must not be drawn on the log2 axis.
+    frame = by_setting_frame(log2_bound=lambda dataset, epoch: 100.0 + epoch, lrs=(0.02,))
+    frame = frame.assign(log2_mean_bound_ci_low=frame["log2_mean_bound_mean"] - 3,
+                         log2_mean_bound_ci_high=frame["log2_mean_bound_mean"] + 5)
+    bound_axes = _render(figure3(frame, depth=2, radius=0.4, lrs=(0.02,))).axes[0]
+    assert len(bound_axes.collections) == len(DATASET_NAMES)
+    for band in bound_axes.collections:
+        log2 = 100.0 + np.array(EPOCHS)
+        vertices = np.concatenate([path.vertices for path in band.get_paths()])
+        for epoch, value in zip(EPOCHS, log2):
+            at_epoch = vertices[np.isclose(vertices[:, 0], epoch), 1]
+            assert at_epoch.min() == pytest.approx(value - 3) and at_epoch.max() == pytest.approx(value + 5)
 
 
 def test_figure3_picks_the_primary_radius_and_says_when_an_lr_is_missing():
@@ -557,11 +603,33 @@ def test_every_registered_figure_is_drawn_and_has_its_caption(table_files, tmp_p
 
 
 def test_draw_figures_refuses_an_unknown_stem_before_drawing_any(table_files, tmp_path):
-    outputs = [str(tmp_path / "tightness.png"), str(tmp_path / "figure3_depth7.png")]
-    with pytest.raises(ValueError, match="'figure3_depth7'") as raised:
-        draw_figures(table_files, outputs, radius=0.4)
-    assert "figure3_depth2" in str(raised.value) and "tightness" in str(raised.value)
-    assert list(tmp_path.iterdir()) == []
+    # slices_depth2 is registered, but drawn by a rule of its own from the checkpoints, not from tables.
+    for unknown in ("figure4", "figure3_depthx", "slices_depth2"):
+        outputs = [str(tmp_path / "tightness.png"), str(tmp_path / f"{unknown}.png")]
+        with pytest.raises(ValueError, match=f"'{unknown}'") as raised:
+            draw_figures(table_files, outputs, radius=0.4)
+        assert "figure3_depth{depth}" in str(raised.value) and "tightness" in str(raised.value)
+        assert list(tmp_path.iterdir()) == []
+
+
+def test_draw_figures_draws_a_depth_whose_runs_all_failed_as_a_figure_that_says_so(tmp_path):
+    # The grid has depths 2 and 3; every run of depth 3 diverged or collapsed, so the summary has no rows for it,
+    # but the rule declares figure3_depth3 all the same.
+    write_csv(by_setting_frame(depths=(2,)), tmp_path / "summary_by_setting.csv")
+    tables = {"summary_by_setting": str(tmp_path / "summary_by_setting.csv")}
+    outputs = [tmp_path / "figures" / f"figure3_depth{d}.{ext}" for d in (2, 3) for ext in ("png", "pdf")]
+    written = draw_figures(tables, outputs, radius=0.4)
+    assert sorted(written) == sorted(outputs) and all(path.stat().st_size > 0 for path in outputs)
+    from localregions.reporting.figures import draw_figure3
+
+    frames = {"summary_by_setting": read_csv(tables["summary_by_setting"])}
+    empty = draw_figure3(frames, radius=0.4, norm=None, depth=3)
+    texts = [text.get_text() for ax in empty.axes for text in ax.texts]
+    assert len(texts) == 1 and texts[0].startswith("No trained runs at this depth") and "3 hidden layers" in texts[0]
+    assert "3 hidden layers" in empty.get_suptitle()
+    assert not any(ax.get_lines() for ax in empty.axes)
+    # The depth that trained is Figure 3 as ever.
+    assert len(draw_figure3(frames, radius=0.4, norm=None, depth=2).axes) == 4
 
 
 def test_save_figure_writes_png_and_pdf_atomically_and_reproducibly(tmp_path):
