@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_rgb, to_rgba
 from matplotlib.figure import Figure
 from matplotlib.markers import MarkerStyle
@@ -440,8 +441,8 @@ def test_methods_figure_places_each_ball_at_log2_of_its_exact_count():
     fig = methods_figure(methods_frame(), methods_tightness())
     axes = _visible(fig)
     assert len(axes) == 2
-    assert axes[0].get_title(loc="left").startswith("(a) raw inputs, r = 0.4")
-    assert axes[1].get_title(loc="left").startswith("(b) unit inputs, r = 0.05")
+    assert axes[0].get_title(loc="left").startswith("(a) 2 hidden layers: raw inputs, r = 0.4")
+    assert axes[1].get_title(loc="left").startswith("(b) 2 hidden layers: unit inputs, r = 0.05")
     for ax in axes:
         assert "exact number of regions" in ax.get_xlabel()
         collections = _by_method(ax)
@@ -492,7 +493,7 @@ def test_methods_figure_keeps_a_panel_whose_balls_have_no_exact_count():
     assert axes[1].get_xlabel().startswith("C of Algorithm 1")
     assert _by_method(axes[1])["ibp"].get_offsets().tolist() == [[7, 12], [3, 5], [0, 1]]
     legend = [t.get_text() for legend in axes[0].figure.legends for t in legend.get_texts()]
-    assert ("diagonal against log$_2$(exact count): a bound cannot be below; against C of Algorithm 1: below is "
+    assert ("diagonal against log$_2$(exact count): a bound cannot be below;\nagainst C of Algorithm 1: below is "
             "tighter") in legend
 
 
@@ -500,6 +501,45 @@ def test_methods_figure_draws_the_diagonal_below_which_no_bound_can_lie():
     ax = _visible(methods_figure(methods_frame(), methods_tightness()))[0]
     (diagonal,) = ax.get_lines()
     assert list(diagonal.get_xdata()) == list(diagonal.get_ydata()) == [0, 12]
+
+
+def test_methods_figure_draws_each_depth_in_its_own_row_of_panels():
+    # Two models of one grid (cnn_mnist: a LeNet of depth 4 beside an MLP of depth 2): C of the deeper is 100 more.
+    deeper = methods_frame().assign(depth=4, unstable=lambda f: f["unstable"] + 100)
+    fig = methods_figure(pd.concat([methods_frame(), deeper], ignore_index=True))
+    axes = _visible(fig)
+    assert len(axes) == 4
+    assert [ax.get_title(loc="left").split("\n")[0] for ax in axes] == [
+        "(a) 2 hidden layers: raw inputs, r = 0.4", "(b) 2 hidden layers: unit inputs, r = 0.05",
+        "(c) 4 hidden layers: raw inputs, r = 0.4", "(d) 4 hidden layers: unit inputs, r = 0.05"]
+    for ax, offset in zip(axes, (0, 0, 100, 100)):
+        collections = _by_method(ax)
+        assert set(collections) == set(METHOD_C)
+        # Each panel draws its own depth's balls, all of them, against that depth's Algorithm 1.
+        for method, counts in METHOD_C.items():
+            assert collections[method].get_offsets().tolist() == [
+                [a + offset, c + offset] for a, c in zip(METHOD_C["alg1"], counts)]
+
+
+def _inside(fig):
+    """Whether every legend and visible axes of ``fig`` lies within the figure as drawn."""
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()  # lays the figure out (constrained layout) as saving it does
+    renderer = canvas.get_renderer()
+    box = fig.bbox
+    parts = list(fig.legends) + [ax for ax in fig.axes if ax.get_visible()]
+    extents = [part.get_window_extent(renderer) for part in parts]
+    return all(box.x0 - 1 <= e.x0 and e.x1 <= box.x1 + 1 and box.y0 - 1 <= e.y0 and e.y1 <= box.y1 + 1 for e in extents)
+
+
+@pytest.mark.parametrize("panels", [(("unit", 0.4),), (("unit", 0.1), ("unit", 0.4)),
+                                    (("raw", 0.4), ("unit", 0.05), ("unit", 0.1), ("unit", 0.4))])
+def test_methods_figure_keeps_its_legend_inside_the_figure(panels):
+    # Without exact counts (cnn_mnist, full_mnist), with them, and with both kinds of panel (the longest legend).
+    exact_for_some = pd.concat([methods_tightness(scales_radii=panels[:1]),
+                                methods_tightness(exact=(None, None, None), scales_radii=panels[1:])])
+    for tightness in (None, methods_tightness(scales_radii=panels), exact_for_some):
+        assert _inside(methods_figure(methods_frame(panels), tightness))
 
 
 # ---------------------------------------------------------------------------------------------- variant claims
