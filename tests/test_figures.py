@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import math
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_rgb, to_rgba
 from matplotlib.figure import Figure
 from matplotlib.markers import MarkerStyle
@@ -144,6 +146,51 @@ def test_figure3_plots_log2_when_the_mean_bound_overflows():
     assert np.asarray(bound_axes.get_lines()[0].get_ydata(), dtype=float)[-1] == pytest.approx(1200.0)
     # Consistent across panels: the lr whose rows are all finite also shows log2.
     assert "log$_2$" in fig.axes[2].get_ylabel()
+
+
+def _render(fig):
+    """Draw ``fig`` as the pipeline does (PNG): what fails only at drawing time fails here."""
+    fig.savefig(io.BytesIO(), format="png", dpi=40)
+    return fig
+
+
+def test_figure3_plots_log2_when_the_mean_bound_is_past_2_to_the_64_even_if_finite():
+    # Means of 2^C from 2^800 to 2^1000 (about 1e301): finite floats, which a log axis cannot draw.
+    huge = by_setting_frame(log2_bound=lambda dataset, epoch: 800.0 + 10 * epoch)
+    assert np.isfinite(huge["mean_bound_mean"]).all() and np.isfinite(huge["mean_bound_ci_high"]).all()
+    fig = _render(figure3(huge, depth=2, radius=0.4))
+    for bound_axes in fig.axes[0::2]:
+        assert "log$_2$" in bound_axes.get_ylabel() and "log$_2$" in bound_axes.get_title(loc="left")
+        assert bound_axes.get_yscale() == "linear"
+    assert list(_curve_lines(fig.axes[0], len(EPOCHS))[0].get_ydata()) == pytest.approx([800.0 + 10 * e for e in EPOCHS])
+    assert "log$_2$" in fig.get_suptitle()
+    # The threshold: below 2^64 the mean of 2^C itself, above it its log2.
+    below = figure3(by_setting_frame(log2_bound=lambda dataset, epoch: 60.0 + epoch / 10), depth=2, radius=0.4)
+    assert "log$_2$" not in below.axes[0].get_ylabel()
+    assert _curve_lines(below.axes[0], len(EPOCHS))[0].get_ydata()[0] == pytest.approx(2.0**60)
+    above = figure3(by_setting_frame(log2_bound=lambda dataset, epoch: 66.0 + epoch / 10), depth=2, radius=0.4)
+    assert "log$_2$" in above.axes[0].get_ylabel()
+    # An interval's upper end past 2^64, or infinite, decides too; a missing one (a single seed) does not.
+    frame = by_setting_frame(log2_bound=lambda dataset, epoch: 60.0)
+    for high, log2 in ((2.0**70, True), (math.inf, True), (math.nan, False)):
+        changed = frame.assign(mean_bound_ci_high=np.where(frame["epoch"] == 4, high, frame["mean_bound_ci_high"]))
+        assert ("log$_2$" in figure3(changed, depth=2, radius=0.4).axes[0].get_ylabel()) == log2, high
+
+
+def test_figure3_draws_the_interval_of_the_log2_it_plots():
+    # log2 of the mean bound 100 + epoch, its interval 3 below to 5 above; the interval of the mean of 2^C
+    # (2^100 +- 10%) must not be drawn on the log2 axis.
+    frame = by_setting_frame(log2_bound=lambda dataset, epoch: 100.0 + epoch, lrs=(0.02,))
+    frame = frame.assign(log2_mean_bound_ci_low=frame["log2_mean_bound_mean"] - 3,
+                         log2_mean_bound_ci_high=frame["log2_mean_bound_mean"] + 5)
+    bound_axes = _render(figure3(frame, depth=2, radius=0.4, lrs=(0.02,))).axes[0]
+    assert len(bound_axes.collections) == len(DATASET_NAMES)
+    for band in bound_axes.collections:
+        log2 = 100.0 + np.array(EPOCHS)
+        vertices = np.concatenate([path.vertices for path in band.get_paths()])
+        for epoch, value in zip(EPOCHS, log2):
+            at_epoch = vertices[np.isclose(vertices[:, 0], epoch), 1]
+            assert at_epoch.min() == pytest.approx(value - 3) and at_epoch.max() == pytest.approx(value + 5)
 
 
 def test_figure3_picks_the_primary_radius_and_says_when_an_lr_is_missing():
@@ -394,8 +441,8 @@ def test_methods_figure_places_each_ball_at_log2_of_its_exact_count():
     fig = methods_figure(methods_frame(), methods_tightness())
     axes = _visible(fig)
     assert len(axes) == 2
-    assert axes[0].get_title(loc="left").startswith("(a) raw inputs, r = 0.4")
-    assert axes[1].get_title(loc="left").startswith("(b) unit inputs, r = 0.05")
+    assert axes[0].get_title(loc="left").startswith("(a) 2 hidden layers: raw inputs, r = 0.4")
+    assert axes[1].get_title(loc="left").startswith("(b) 2 hidden layers: unit inputs, r = 0.05")
     for ax in axes:
         assert "exact number of regions" in ax.get_xlabel()
         collections = _by_method(ax)
@@ -446,7 +493,7 @@ def test_methods_figure_keeps_a_panel_whose_balls_have_no_exact_count():
     assert axes[1].get_xlabel().startswith("C of Algorithm 1")
     assert _by_method(axes[1])["ibp"].get_offsets().tolist() == [[7, 12], [3, 5], [0, 1]]
     legend = [t.get_text() for legend in axes[0].figure.legends for t in legend.get_texts()]
-    assert ("diagonal against log$_2$(exact count): a bound cannot be below; against C of Algorithm 1: below is "
+    assert ("diagonal against log$_2$(exact count): a bound cannot be below;\nagainst C of Algorithm 1: below is "
             "tighter") in legend
 
 
@@ -454,6 +501,45 @@ def test_methods_figure_draws_the_diagonal_below_which_no_bound_can_lie():
     ax = _visible(methods_figure(methods_frame(), methods_tightness()))[0]
     (diagonal,) = ax.get_lines()
     assert list(diagonal.get_xdata()) == list(diagonal.get_ydata()) == [0, 12]
+
+
+def test_methods_figure_draws_each_depth_in_its_own_row_of_panels():
+    # Two models of one grid (cnn_mnist: a LeNet of depth 4 beside an MLP of depth 2): C of the deeper is 100 more.
+    deeper = methods_frame().assign(depth=4, unstable=lambda f: f["unstable"] + 100)
+    fig = methods_figure(pd.concat([methods_frame(), deeper], ignore_index=True))
+    axes = _visible(fig)
+    assert len(axes) == 4
+    assert [ax.get_title(loc="left").split("\n")[0] for ax in axes] == [
+        "(a) 2 hidden layers: raw inputs, r = 0.4", "(b) 2 hidden layers: unit inputs, r = 0.05",
+        "(c) 4 hidden layers: raw inputs, r = 0.4", "(d) 4 hidden layers: unit inputs, r = 0.05"]
+    for ax, offset in zip(axes, (0, 0, 100, 100)):
+        collections = _by_method(ax)
+        assert set(collections) == set(METHOD_C)
+        # Each panel draws its own depth's balls, all of them, against that depth's Algorithm 1.
+        for method, counts in METHOD_C.items():
+            assert collections[method].get_offsets().tolist() == [
+                [a + offset, c + offset] for a, c in zip(METHOD_C["alg1"], counts)]
+
+
+def _inside(fig):
+    """Whether every legend and visible axes of ``fig`` lies within the figure as drawn."""
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()  # lays the figure out (constrained layout) as saving it does
+    renderer = canvas.get_renderer()
+    box = fig.bbox
+    parts = list(fig.legends) + [ax for ax in fig.axes if ax.get_visible()]
+    extents = [part.get_window_extent(renderer) for part in parts]
+    return all(box.x0 - 1 <= e.x0 and e.x1 <= box.x1 + 1 and box.y0 - 1 <= e.y0 and e.y1 <= box.y1 + 1 for e in extents)
+
+
+@pytest.mark.parametrize("panels", [(("unit", 0.4),), (("unit", 0.1), ("unit", 0.4)),
+                                    (("raw", 0.4), ("unit", 0.05), ("unit", 0.1), ("unit", 0.4))])
+def test_methods_figure_keeps_its_legend_inside_the_figure(panels):
+    # Without exact counts (cnn_mnist, full_mnist), with them, and with both kinds of panel (the longest legend).
+    exact_for_some = pd.concat([methods_tightness(scales_radii=panels[:1]),
+                                methods_tightness(exact=(None, None, None), scales_radii=panels[1:])])
+    for tightness in (None, methods_tightness(scales_radii=panels), exact_for_some):
+        assert _inside(methods_figure(methods_frame(panels), tightness))
 
 
 # ---------------------------------------------------------------------------------------------- variant claims
@@ -558,11 +644,33 @@ def test_every_registered_figure_is_drawn_and_has_its_caption(table_files, tmp_p
 
 
 def test_draw_figures_refuses_an_unknown_stem_before_drawing_any(table_files, tmp_path):
-    outputs = [str(tmp_path / "tightness.png"), str(tmp_path / "figure3_depth7.png")]
-    with pytest.raises(ValueError, match="'figure3_depth7'") as raised:
-        draw_figures(table_files, outputs, radius=0.4)
-    assert "figure3_depth2" in str(raised.value) and "tightness" in str(raised.value)
-    assert list(tmp_path.iterdir()) == []
+    # slices_depth2 is registered, but drawn by a rule of its own from the checkpoints, not from tables.
+    for unknown in ("figure4", "figure3_depthx", "slices_depth2"):
+        outputs = [str(tmp_path / "tightness.png"), str(tmp_path / f"{unknown}.png")]
+        with pytest.raises(ValueError, match=f"'{unknown}'") as raised:
+            draw_figures(table_files, outputs, radius=0.4)
+        assert "figure3_depth{depth}" in str(raised.value) and "tightness" in str(raised.value)
+        assert list(tmp_path.iterdir()) == []
+
+
+def test_draw_figures_draws_a_depth_whose_runs_all_failed_as_a_figure_that_says_so(tmp_path):
+    # The grid has depths 2 and 3; every run of depth 3 diverged or collapsed, so the summary has no rows for it,
+    # but the rule declares figure3_depth3 all the same.
+    write_csv(by_setting_frame(depths=(2,)), tmp_path / "summary_by_setting.csv")
+    tables = {"summary_by_setting": str(tmp_path / "summary_by_setting.csv")}
+    outputs = [tmp_path / "figures" / f"figure3_depth{d}.{ext}" for d in (2, 3) for ext in ("png", "pdf")]
+    written = draw_figures(tables, outputs, radius=0.4)
+    assert sorted(written) == sorted(outputs) and all(path.stat().st_size > 0 for path in outputs)
+    from localregions.reporting.figures import draw_figure3
+
+    frames = {"summary_by_setting": read_csv(tables["summary_by_setting"])}
+    empty = draw_figure3(frames, radius=0.4, norm=None, depth=3)
+    texts = [text.get_text() for ax in empty.axes for text in ax.texts]
+    assert len(texts) == 1 and texts[0].startswith("No trained runs at this depth") and "3 hidden layers" in texts[0]
+    assert "3 hidden layers" in empty.get_suptitle()
+    assert not any(ax.get_lines() for ax in empty.axes)
+    # The depth that trained is Figure 3 as ever.
+    assert len(draw_figure3(frames, radius=0.4, norm=None, depth=2).axes) == 4
 
 
 def test_save_figure_writes_png_and_pdf_atomically_and_reproducibly(tmp_path):

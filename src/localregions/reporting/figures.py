@@ -25,10 +25,11 @@ from .figure_style import choose_yscale
 from .products import FIGURES, figure_spec
 from .study_figures import METHOD_STYLE, VERDICT_COLOURS, methods_figure, radius_sweep_figure, tightness_figure, \
     variant_claims_figure
-from .training_figures import boundary_distance_figure, figure3
+from .training_figures import boundary_distance_figure, figure3, untrained_depth_figure
 
 __all__ = [
     "figure3",
+    "untrained_depth_figure",
     "boundary_distance_figure",
     "tightness_figure",
     "radius_sweep_figure",
@@ -79,6 +80,9 @@ def _lrs(by_setting: pd.DataFrame) -> list[float]:
 # signature: the result tables by name, the experiment's radius and norm, and the depth of a per-depth figure.
 def draw_figure3(tables, *, radius, norm, depth):
     by_setting = tables["summary_by_setting"]
+    if depth not in set(by_setting["depth"]):
+        # The rule declares a figure per depth of the grid; the summary keeps only the runs that trained.
+        return untrained_depth_figure(depth, radius)
     return figure3(by_setting, depth, radius, lrs=_lrs(by_setting), norm=norm)
 
 
@@ -110,17 +114,23 @@ def draw_figures(tables: Mapping[str, str | Path], outputs: Sequence[str | Path]
 
     ``tables`` maps result-table names (``summary_by_setting``, ``radius_sweep``, ``tightness``,
     ``methods``, ``variant_claims``) to CSV paths; each figure reads the tables its
-    :class:`~localregions.reporting.products.FigureSpec` names.
+    :class:`~localregions.reporting.products.FigureSpec` names. A per-depth figure is drawn for the
+    depth its stem names, which the rule takes from the grid: a depth none of whose runs trained
+    has no rows in ``summary_by_setting`` and gets a figure that says so.
     """
     frames = {name: read_csv(path) for name, path in tables.items()}
-    depths = sorted(int(d) for d in frames["summary_by_setting"]["depth"].unique()) if "summary_by_setting" in frames else []
-    known = [f.stem.format(depth=d) for f in FIGURES for d in (depths if "{depth}" in f.stem else [None])]
     stems = list(dict.fromkeys(Path(path).with_suffix("") for path in outputs))
     planned = []
     for stem in stems:  # every stem known before drawing any, so that a misnamed output leaves no half-written set
-        if stem.name not in known:
-            raise ValueError(f"no figure is named {stem.name!r}; the figures of these tables are {known}")
-        planned.append((stem, *figure_spec(stem.name)))
+        try:
+            spec, depth = figure_spec(stem.name)
+        except KeyError:
+            spec = None
+        if spec is None or spec.draw is None:
+            drawn = [f.stem for f in FIGURES if f.draw is not None]
+            raise ValueError(f"no figure drawn from tables is named {stem.name!r}; they are {drawn}") from None
+        # A per-depth stem may name a depth the tables lack (every run at it failed): its figure says so.
+        planned.append((stem, spec, depth))
     written = []
     for stem, spec, depth in planned:
         written += save_figure(globals()[spec.draw](frames, radius=radius, norm=norm, depth=depth), stem)

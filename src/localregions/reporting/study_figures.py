@@ -210,9 +210,10 @@ def methods_figure(methods: pd.DataFrame, tightness: pd.DataFrame | None = None)
     Returns
     -------
     matplotlib.figure.Figure
-        One panel per (scale, radius). Every sound bound method lies on or above the diagonal
-        (log2 of the count <= C); the sampled local complexity counts neurons seen to change sign
-        and is a lower estimate of the unstable neurons, not of the count.
+        One row of panels per depth (each model of the grid apart: its neurons, and so its C, are
+        its own), one panel per (scale, radius) in a row. Every sound bound method lies on or above
+        the diagonal (log2 of the count <= C); the sampled local complexity counts neurons seen to
+        change sign and is a lower estimate of the unstable neurons, not of the count.
     """
     require_columns(methods, BALL_KEYS + ["method", "unstable"], "methods")
     exact_label = "log$_2$ of the exact number of regions in the ball"
@@ -224,46 +225,58 @@ def methods_figure(methods: pd.DataFrame, tightness: pd.DataFrame | None = None)
         frame = frame.merge(done[BALL_KEYS].assign(_exact=np.log2(done["exact_count"])), on=BALL_KEYS, how="left")
     else:
         frame = frame.assign(_exact=np.nan)
-    # Per (scale, radius): the balls with an exact count at log2 of it; a panel without any count (every
+    # Per (depth, scale, radius): the balls with an exact count at log2 of it; a panel without any count (every
     # ball past the budget, or no count at that radius) falls back to Algorithm 1's C rather than vanishing.
     drawn = []
-    for scale, radius in _ball_panels(frame):
-        panel = frame[(frame["scale"] == scale) & np.isclose(frame["radius"], radius, rtol=1e-9, atol=0.0)]
-        if panel["_exact"].notna().any():
-            panel, x_label = panel[panel["_exact"].notna()].assign(_x=lambda f: f["_exact"]), exact_label
-        else:
-            panel = panel[panel["_alg1"].notna()].assign(_x=lambda f: f["_alg1"])
-            x_label = "C of Algorithm 1" + (" (no exact counts here)" if counted else "")
-        if not panel.empty:
-            drawn.append((scale, radius, panel, x_label))
+    for depth in sorted(int(d) for d in frame["depth"].unique()):
+        row = []
+        for scale, radius in _ball_panels(frame):
+            panel = frame[(frame["depth"] == depth) & (frame["scale"] == scale)
+                          & np.isclose(frame["radius"], radius, rtol=1e-9, atol=0.0)]
+            if panel["_exact"].notna().any():
+                panel, x_label = panel[panel["_exact"].notna()].assign(_x=lambda f: f["_exact"]), exact_label
+            else:
+                panel = panel[panel["_alg1"].notna()].assign(_x=lambda f: f["_alg1"])
+                x_label = "C of Algorithm 1" + (" (no exact counts here)" if counted else "")
+            if not panel.empty:
+                row.append((scale, radius, panel, x_label))
+        if row:
+            drawn.append((depth, row))
     if not drawn:
         raise ValueError("methods has no balls to draw (no exact counts and no Algorithm 1 rows?)")
-    fig, axes_list = _panel_grid(len(drawn))
-    for index, (scale, radius, panel, x_label) in enumerate(drawn):
-        axes = axes_list[index]
-        for method, style in METHOD_STYLE.items():
-            rows = panel[panel["method"] == method]
-            if rows.empty:
-                continue
-            axes.scatter(rows["_x"], rows["unstable"], color=style["color"], marker=style["marker"], s=22, alpha=0.55,
-                         linewidths=1.0)
-        top = float(max(panel["_x"].max(), panel["unstable"].max(), 1.0))
-        axes.plot([0, top], [0, top], linestyle="--", color="0.3", linewidth=1.1)
-        axes.set_title(f"({PANEL_LETTERS[index]}) {scale} inputs, r = {radius:g}, {panel['point'].nunique()} points "
-                       f"per set", loc="left")
-        axes.set_xlabel(x_label)
-        axes.set_ylabel("C: neurons that may change sign")
-        axes.grid(True, which="major", alpha=0.3)
+    columns = max(len(row) for _, row in drawn)
+    fig = Figure(figsize=(max(4.6 * columns, 9.2), 4.4 * len(drawn) + 1.4), layout="constrained")
+    axes_grid = fig.subplots(len(drawn), columns, squeeze=False)
+    letters = iter(PANEL_LETTERS)
+    for (depth, row), axes_row in zip(drawn, axes_grid):
+        for extra in axes_row[len(row):]:
+            extra.set_visible(False)
+        for axes, (scale, radius, panel, x_label) in zip(axes_row, row):
+            for method, style in METHOD_STYLE.items():
+                rows = panel[panel["method"] == method]
+                if rows.empty:
+                    continue
+                axes.scatter(rows["_x"], rows["unstable"], color=style["color"], marker=style["marker"], s=22,
+                             alpha=0.55, linewidths=1.0)
+            top = float(max(panel["_x"].max(), panel["unstable"].max(), 1.0))
+            axes.plot([0, top], [0, top], linestyle="--", color="0.3", linewidth=1.1)
+            axes.set_title(f"({next(letters)}) {depth} hidden layers: {scale} inputs, r = {radius:g}\n"
+                           f"{panel['point'].nunique()} points per set", loc="left")
+            axes.set_xlabel(x_label)
+            axes.set_ylabel("C: neurons that may change sign")
+            axes.grid(True, which="major", alpha=0.3)
     handles = [Line2D([], [], linestyle="none", markersize=7, color=style["color"], marker=style["marker"],
                       label=style["label"]) for method, style in METHOD_STYLE.items() if method in set(frame["method"])]
     # The diagonal means two things: against log2 of the exact count a sound method cannot lie below it;
-    # against Algorithm 1's C, below it is tighter than the paper's bound.
-    against_exact = any(label == exact_label for *_, label in drawn)
-    against_alg1 = any(label != exact_label for *_, label in drawn)
+    # against Algorithm 1's C, below is tighter than the paper's bound.
+    labels = [label for _, row in drawn for *_, label in row]
+    against_exact = exact_label in labels
+    against_alg1 = any(label != exact_label for label in labels)
     meanings = ([r"against log$_2$(exact count): a bound cannot be below"] if against_exact else []) + (
         ["against C of Algorithm 1: below is tighter"] if against_alg1 else [])
-    handles.append(Line2D([], [], linestyle="--", color="0.3", label="diagonal " + "; ".join(meanings)))
-    fig.legend(handles=handles, loc="outside lower center", ncol=3, frameon=False)
+    handles.append(Line2D([], [], linestyle="--", color="0.3", label="diagonal " + ";\n".join(meanings)))
+    # Two columns fit the narrowest figure (9.2 inches), three one of three panels (13.8): the legend stays inside.
+    fig.legend(handles=handles, loc="outside lower center", ncol=2 if columns < 3 else 3, frameon=False)
     fig.suptitle("How much of 2$^C$ is the algorithm's slack? C by method against the exact count" if against_exact
                  else "How much of 2$^C$ is the algorithm's slack? C by method against Algorithm 1's")
     return fig

@@ -18,7 +18,7 @@ from matplotlib.lines import Line2D
 from ..vocabulary import DATASET_LABELS, format_lr
 from .figure_style import DATASET_STYLE, PANEL_LETTERS, apply_yscale, require_columns, single_norm
 
-__all__ = ["figure3", "boundary_distance_figure", "LOG_EPOCH_SPAN"]
+__all__ = ["figure3", "boundary_distance_figure", "untrained_depth_figure", "LOG_EPOCH_SPAN", "LOG2_BOUND_ABOVE"]
 
 _BAND_ALPHA = 0.18
 
@@ -31,6 +31,21 @@ def _rows_at(by_setting: pd.DataFrame, radius: float, norm: str | None) -> tuple
         raise ValueError(f"radius {radius!r} has no rows in by_setting (its radii are {radii})")
     chosen = single_norm(at_radius, norm, "by_setting")
     return at_radius[at_radius["norm"] == chosen], chosen
+
+
+# Past this a mean of 2^C spans too many decades for a number axis to be read (and past about 1e300 matplotlib's log
+# axis overflows while drawing): Figure 3 then draws its log2, with the interval of that log2.
+_LOG2_ABOVE_BITS = 64
+LOG2_BOUND_ABOVE = 2.0**_LOG2_ABOVE_BITS
+
+
+def _bound_needs_log2(rows: pd.DataFrame) -> bool:
+    """Whether Figure 3's bound panels draw log2 of the mean of 2^C: some mean or interval end is past
+    ``LOG2_BOUND_ABOVE``, or some mean is not a finite float (an overflow, or inf - inf)."""
+    mean = rows["mean_bound_mean"].to_numpy(dtype=np.float64)
+    high = rows["mean_bound_ci_high"].to_numpy(dtype=np.float64)
+    # A missing interval (one seed) is NaN and decides nothing; an infinite upper end is past any threshold.
+    return bool((~np.isfinite(mean)).any() or (mean > LOG2_BOUND_ABOVE).any() or (high > LOG2_BOUND_ABOVE).any())
 
 
 def _setting(rows: pd.DataFrame, depth: int, lr: float) -> pd.DataFrame:
@@ -131,8 +146,10 @@ def figure3(
     matplotlib.figure.Figure
         ``len(lrs)`` rows of two panels: the mean over each set's points of the bound 2^C, and the
         number of points whose ball meets a single region (C = 0). One line per point set, mean
-        over seeds, shaded 95% interval. Where the mean of 2^C overflows a float anywhere in the
-        figure, every bound panel shows its log2 instead, and says so on the axis.
+        over seeds, shaded 95% interval. Where the mean of 2^C, or its interval's upper end, is past
+        :data:`LOG2_BOUND_ABOVE` or not a finite float anywhere in the figure, every bound panel
+        shows its log2 instead (``log2_mean_bound``: log2 of each run's mean of 2^C, averaged over
+        seeds) with that quantity's own interval, and says so in its title and axis label.
     """
     if len(lrs) == 0:
         raise ValueError("lrs must name at least one learning rate")
@@ -149,12 +166,12 @@ def figure3(
         ],
         "by_setting",
     )
-    overflow = not np.isfinite(rows["mean_bound_mean"].to_numpy(dtype=np.float64)).all()
-    if overflow:
-        bound_metric, bound_floor = "log2_mean_bound", 0.0
-        bound_label = "log$_2$ of mean bound $2^C$\n(mean of $2^C$ overflows; log$_2$ averaged over seeds)"
+    log2_drawn = _bound_needs_log2(rows)
+    if log2_drawn:
+        bound_metric, bound_floor, bound_title = "log2_mean_bound", 0.0, "log$_2$ of the mean upper bound"
+        bound_label = "log$_2$ of the mean upper bound\n(log$_2$ of the mean of $2^C$ over the set's points)"
     else:
-        bound_metric, bound_floor = "mean_bound", 1.0
+        bound_metric, bound_floor, bound_title = "mean_bound", 1.0, "mean upper bound"
         bound_label = "mean upper bound on regions\n(mean of $2^C$ over the set's points)"
 
     fig = Figure(figsize=(10.0, 3.6 * len(lrs) + 1.0), layout="constrained")
@@ -162,7 +179,7 @@ def figure3(
     for row, lr in enumerate(lrs):
         setting = _setting(rows, depth, lr)
         bound_axes, single_axes = axes_grid[row]
-        bound_axes.set_title(f"({PANEL_LETTERS[2 * row]}) mean upper bound, lr = {format_lr(lr)}", loc="left")
+        bound_axes.set_title(f"({PANEL_LETTERS[2 * row]}) {bound_title}, lr = {format_lr(lr)}", loc="left")
         single_axes.set_title(
             f"({PANEL_LETTERS[2 * row + 1]}) points with a single region, lr = {format_lr(lr)}", loc="left"
         )
@@ -173,7 +190,7 @@ def figure3(
                 _empty_panel(axes, f"no runs with lr = {format_lr(lr)}")
             continue
         bound_values = _plot_seed_mean(bound_axes, setting, bound_metric, floor=bound_floor)
-        if not overflow:
+        if not log2_drawn:
             apply_yscale(bound_axes, bound_values)
         apply_yscale(single_axes, _plot_seed_mean(single_axes, setting, "single_region_points", floor=0.0))
         for axes in (bound_axes, single_axes):
@@ -182,8 +199,24 @@ def figure3(
         fig,
         axes_grid,
         f"Local linear regions during training: {depth} hidden layers, ball radius {radius:g} ({chosen_norm})"
-        f"\n{_seed_note(rows)}",
+        f"\n{_seed_note(rows)}" + (f"; bound panels: log$_2$, as the mean of $2^C$ is past $2^{{{_LOG2_ABOVE_BITS}}}$"
+                                     if log2_drawn else ""),
     )
+    return fig
+
+
+def untrained_depth_figure(depth: int, radius: float) -> Figure:
+    """Figure 3's place for a depth of the grid none of whose runs trained (each diverged or collapsed).
+
+    ``summary_by_setting`` keeps only trained runs, so such a depth has no rows to plot; the figure
+    says so in one panel instead of leaving the figure the pipeline declares for it unwritten.
+    """
+    fig = Figure(figsize=(10.0, 3.0), layout="constrained")
+    axes = fig.subplots()
+    axes.set_axis_off()
+    _empty_panel(axes, f"No trained runs at this depth: every run with {depth} hidden layers diverged or collapsed,\n"
+                       "so the summary has no rows for it (runs.csv says which runs did what).")
+    fig.suptitle(f"Local linear regions during training: {depth} hidden layers, ball radius {radius:g}", fontsize=13)
     return fig
 
 
