@@ -149,3 +149,24 @@ def test_nearest_others_skip_the_point_itself():
     assert [p.tolist() for p in nearest_others(data[0], data, 2)] == [[1.0, 1.0], [3.0, 0.0]]
     with pytest.raises(ValueError, match="fewer than 1 points other"):
         nearest_others(data[0], data[:1])
+
+
+def test_an_automatic_wide_view_too_large_for_the_budget_is_halved_until_it_fits():
+    from localregions.counting import RegionBudgetExceeded
+    from localregions.reporting.slice_figures import panel_counts, slice_panels
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(6, 40), torch.nn.ReLU(), torch.nn.Linear(40, 40), torch.nn.ReLU(),
+                              torch.nn.Linear(40, 1)).double()
+    point = SlicePoint("training", torch.rand(6, dtype=torch.float64))
+    ((free,),) = slice_panels([net], [point], 0.05, plane="random")
+    full = panel_counts(free, 0.05)
+    budget = full["view_regions"] // 3
+    ((tight,),) = slice_panels([net], [point], 0.05, plane="random", max_regions=budget)
+    fitted = panel_counts(tight, 0.05)
+    assert fitted["view_regions"] <= budget < full["view_regions"]
+    assert fitted["view_half_width"] in (full["view_half_width"] / 2 ** k for k in range(1, 20))
+    assert fitted["disc_regions"] == full["disc_regions"]  # the ball's own view is unchanged
+    # A window the caller chose is not shrunk behind their back.
+    with pytest.raises(RegionBudgetExceeded):
+        slice_panels([net], [point], 0.05, plane="random", window=full["view_half_width"], max_regions=budget)

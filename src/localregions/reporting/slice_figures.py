@@ -35,6 +35,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Circle, Patch, Rectangle
 
+from ..counting import RegionBudgetExceeded
 from ..experiment.storage import atomic_path
 from ..layers import network_layers
 from ..slices import (
@@ -190,9 +191,11 @@ def slice_panels(networks: Sequence, points: Sequence[SlicePoint], radius: float
         Draws the random directions (``"random"``, or ``"gradient"`` without a neighbour).
     window : float, optional
         Half-width of the wide view in input units; by default it holds the marked points and the
-        decision boundary's distance were the output affine (at least 12 radii).
+        decision boundary's distance were the output affine (at least 12 radii), halved (down to 4
+        radii) while it would hold more than ``max_regions`` regions.
     max_regions : int
-        Budget of each partition (:func:`localregions.slices.slice_partition`).
+        Budget of each partition (:func:`localregions.slices.slice_partition`); a ``window`` given
+        that exceeds it raises :class:`~localregions.counting.RegionBudgetExceeded`.
     """
     radius = check_radius(radius)
     if not networks or not points:
@@ -215,14 +218,29 @@ def slice_panels(networks: Sequence, points: Sequence[SlicePoint], radius: float
             members = [row for row, r in enumerate(rows) if r == owner]
             surface = point_plane(plane, folded[owner], point, seed=seed)
             marks = _marks(surface, point)
-            wide = window or max(_wide_half_width(folded[row], surface, marks, radius) for row in members)
-            wides = {row: slice_partition(folded[row], surface, wide, max_regions=max_regions) for row in members}
+            if window:
+                wides = {row: slice_partition(folded[row], surface, window, max_regions=max_regions) for row in members}
+            else:
+                wide = max(_wide_half_width(folded[row], surface, marks, radius) for row in members)
+                wides = _fitting_wide_views(folded, members, surface, wide, radius, max_regions)
             zoom = min(_zoom_half_width(partition, radius) for partition in wides.values())
             for row in members:
                 panels[row][column] = SlicePanel(surface, wides[row],
                                                  slice_partition(folded[row], surface, zoom, max_regions=max_regions),
                                                  marks)
     return panels
+
+
+def _fitting_wide_views(folded, members, surface, wide: float, radius: float, max_regions: int) -> dict:
+    """The wide views of ``members`` at half-width ``wide``, halved (down to 4 radii) until each holds at most
+    ``max_regions`` regions: an automatic view too large for the budget (a wide CNN) shows less, not nothing."""
+    while True:
+        try:
+            return {row: slice_partition(folded[row], surface, wide, max_regions=max_regions) for row in members}
+        except RegionBudgetExceeded:
+            if wide / 2 < 4 * radius:
+                raise
+            wide /= 2
 
 
 def panel_counts(panel: SlicePanel, radius: float) -> dict:
