@@ -51,7 +51,7 @@ from __future__ import annotations
 
 import torch
 
-from ._rounding import SAFE_PRODUCT, decide, gram_factor, min_positive, round_up, rounding_plan
+from ._rounding import SAFE_PRODUCT, decide, gram_factor, min_positive, output_error, round_up, rounding_plan
 from .ball_inputs import DEFAULT_MEMORY_BUDGET_BYTES, prepare_inputs
 from .bound_result import TRACE_FIELDS, Algorithm1Trace, EngineWork, LocalBound
 from .validation import NORMS, check_positive_int
@@ -316,8 +316,7 @@ def _run_chunk(prepared, x, r, order, ws, gram, plan, detailed, stats):
         mask_prev = ~P & (A > 0)
         P_prev, U_prev = P, U
         source, live_pos = new_source, new_pos
-        # |max(A, 0) - max(exact A, 0)|: at most A_error, and at most max(A + A_error, 0) where A <= 0.
-        X_error = round_up(A.clamp_max(0.0).add_(A_error)).clamp_min_(0.0)
+        X_error = output_error(A, A_error)
         X = torch.clamp_min(A, 0)
     return Ps, Ss, Us, extras
 

@@ -99,10 +99,10 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["GramFactor", "RoundingPlan", "SAFE_PRODUCT", "decide", "gram_factor", "min_positive", "round_up",
-           "rounding_plan"]
+__all__ = ["GramFactor", "RoundingPlan", "SAFE_PRODUCT", "UNIT_ROUNDOFF", "decide", "gamma", "gram_factor",
+           "min_positive", "output_error", "round_up", "rounding_plan"]
 
-_UNIT_ROUNDOFF = 2.0**-53
+UNIT_ROUNDOFF = 2.0**-53
 
 
 def round_up(t: torch.Tensor) -> torch.Tensor:
@@ -115,6 +115,15 @@ def round_up(t: torch.Tensor) -> torch.Tensor:
     (a computed sum has the exact sum's sign).
     """
     return t.mul_(1.0 + 2.0**-52)
+
+
+def output_error(A: torch.Tensor, A_error: torch.Tensor) -> torch.Tensor:
+    """A bound on ``|max(A, 0) - max(exact A, 0)|`` from ``A_error >= |A - exact A|`` (a new tensor).
+
+    ``max`` is 1-Lipschitz, so ``A_error`` bounds it; where ``A <= 0`` the output is 0 and the
+    exact one at most ``max(A + A_error, 0)`` (rounded up).
+    """
+    return round_up(A.clamp_max(0.0).add_(A_error)).clamp_min_(0.0)
 
 
 def min_positive(t: torch.Tensor) -> torch.Tensor:
@@ -143,9 +152,9 @@ def decide(A: torch.Tensor, u: torch.Tensor, A_error: torch.Tensor, usum_nonzero
     return P, S, U
 
 
-def _gamma(n: int) -> float:
+def gamma(n: int) -> float:
     """Higham's ``gamma_n = n u / (1 - n u)`` for float64 (``u = 2**-53``)."""
-    nu = n * _UNIT_ROUNDOFF
+    nu = n * UNIT_ROUNDOFF
     return nu / (1.0 - nu)
 
 
@@ -181,12 +190,12 @@ def gram_factor(hidden):
     # (each entry within gamma_d ||q_i|| ||q_l|| <= 2 gamma_d of exact: k^2 entries).
     E = Q.t() @ Q
     E.diagonal().sub_(1.0)
-    eta = float(torch.linalg.vector_norm(E)) * (1 + _gamma(k * k + 2)) + 2 * _gamma(d) * k
+    eta = float(torch.linalg.vector_norm(E)) * (1 + gamma(k * k + 2)) + 2 * gamma(d) * k
     # ||Delta_i|| with Delta = F Q^T - W_1, plus the error of computing it
     # (gamma_{k+1} (|F_i| |Q^T| + |W_1i|) elementwise, ||Q||_F <= sqrt(2k)).
-    residual = torch.linalg.vector_norm(F @ Q.t() - W1, dim=1) * (1 + _gamma(d + 2))
-    measured = _gamma(k + 2) * (Fn * math.sqrt(2 * k) + W1n)
-    numerator = eta * Fn * (1 + _gamma(k + 2)) + residual + measured
+    residual = torch.linalg.vector_norm(F @ Q.t() - W1, dim=1) * (1 + gamma(d + 2))
+    measured = gamma(k + 2) * (Fn * math.sqrt(2 * k) + W1n)
+    numerator = eta * Fn * (1 + gamma(k + 2)) + residual + measured
     rows = nonzero & (W1n > 0)
     if bool((nonzero & ~rows).any()):
         return None  # a row too small to square in float64: the bound does not apply
@@ -205,13 +214,13 @@ def _norm_coefficients(hidden, d: int, row_length: int, delta: float) -> tuple:
     of the rows of ``W_1`` (``d`` entries) and ``N_0`` is that computed norm.  See the module
     docstring, "Exactness and rounding".
     """
-    g = _gamma(max([W.shape[1] for W, _ in hidden[1:]], default=1))
-    q = _gamma(2 * row_length + 4)  # a norm of row_length entries, even one computed with scaling
-    coefficients = [_gamma(2 * d + 4) * (1 + 1e-6)]
+    g = gamma(max([W.shape[1] for W, _ in hidden[1:]], default=1))
+    q = gamma(2 * row_length + 4)  # a norm of row_length entries, even one computed with scaling
+    coefficients = [gamma(2 * d + 4) * (1 + 1e-6)]
     for layer in range(1, len(hidden)):
         grow = (1 + g) ** layer
         c = delta + ((grow - 1) + q * grow) * (1 + delta)
-        c *= (1 + _gamma(d + 2)) * (1 + 2 * layer * g) * (1 + 1e-6)
+        c *= (1 + gamma(d + 2)) * (1 + 2 * layer * g) * (1 + 1e-6)
         coefficients.append(c)
     return tuple(coefficients)
 
@@ -267,7 +276,7 @@ def rounding_plan(hidden, d: int, r: float, order: float, gram) -> RoundingPlan:
     """The constants of the rounding bounds for this net, radius, norm and path."""
     row_length = gram.F.shape[1] if gram is not None else d
     c = gram.coefficients if gram is not None else _norm_coefficients(hidden, d, row_length, 0.0)
-    g = _gamma(max([W.shape[1] for W, _ in hidden[1:]], default=1))
+    g = gamma(max([W.shape[1] for W, _ in hidden[1:]], default=1))
 
     def alpha(m):  # absolute underflow error of a computed norm of m entries, in units of eta
         return math.sqrt(m) * 2.0**537 if order == 2.0 else float(m)
@@ -287,8 +296,8 @@ def rounding_plan(hidden, d: int, r: float, order: float, gram) -> RoundingPlan:
         rho = float(absW.sum(dim=1).max()) * (1 + 1e-6) if W.numel() else 0.0  # max row sum of |W|
         nonzero = absW[absW > 0]
         wmin.append(float(nonzero.min()) if nonzero.numel() else math.inf)
-        gA.append(_gamma(n + 1) * (1 + 4 * _gamma(n + 4)))
-        fE.append(1 + 4 * _gamma(n + 4))
+        gA.append(gamma(n + 1) * (1 + 4 * gamma(n + 4)))
+        fE.append(1 + 4 * gamma(n + 4))
         absA.append(_ldexp_up(2 * rho + 2 * n + 4))
         bmin = min_positive(b.abs())
         safe &= float(bmin) * gA[-1] >= SAFE_PRODUCT
@@ -302,11 +311,11 @@ def rounding_plan(hidden, d: int, r: float, order: float, gram) -> RoundingPlan:
         rc.append(r * c[k] * (1 + 2e-6))
         # r ||L|| >= r 2**-G (G of the rows of this layer), times cB in rounding; layer 1's N are
         # its norms (>= 2**-G1), times rc.
-        safe &= math.log2(r * 4 * _UNIT_ROUNDOFF) - (G1 if k == 0 else G) >= -1000
+        safe &= math.log2(r * 4 * UNIT_ROUNDOFF) - (G1 if k == 0 else G) >= -1000
         if k == 0:
             safe &= math.log2(rc[0]) - G1 >= -1000 if rc[0] > 0 else True
-        cS.append(2 * _gamma(n) * (1 + 1e-6) if k else 0.0)
+        cS.append(2 * gamma(n) * (1 + 1e-6) if k else 0.0)
         absU.append(r * a_k * (1 + 1e-6) + _ldexp_up(3 * n + 16))
     return RoundingPlan(gA=tuple(gA), fE=tuple(fE), absA=tuple(absA), rc=tuple(rc), cS=tuple(cS),
-                         absU=tuple(absU), wmin=tuple(wmin), cB=4 * _UNIT_ROUNDOFF * (1 + 1e-6),
+                         absU=tuple(absU), wmin=tuple(wmin), cB=4 * UNIT_ROUNDOFF * (1 + 1e-6),
                          no_underflow=bool(safe))

@@ -31,7 +31,8 @@ class LocalBound:
         The deviation bounds ``|X'_j - X_j| <= U_j`` over the ball.
     lower, upper : list of K float64 tensors, each (N, width_k), or None
         Per-neuron pre-activation bounds over the ball, ``lower <= A'_j <= upper``, for the
-        interval methods (``"ibp"``, ``"crown"``, ``"lp"``).  ``None`` for ``"alg1"``: Algorithm 1
+        interval methods (``"ibp"``, ``"crown"``, ``"lp"``): for the exact pre-activations,
+        each interval widened by a proven bound on its rounding.  ``None`` for ``"alg1"``: Algorithm 1
         does imply an interval for every neuron, ``[A - u, A + u]`` (Lemma 1 of the paper, with
         ``u = r ||L|| + Usum`` the value *before* the branch; ``U`` is the post-activation
         deviation and equals ``u`` only on some branches), but ``u`` is not kept by the engine:
@@ -42,7 +43,7 @@ class LocalBound:
         methods ``S``, ``P`` and ``U`` keep Algorithm 1's meanings and are derived from the
         intervals: ``S = 0`` iff ``lower > 0`` or ``upper < 0``; ``P = 0`` iff stably inactive, or
         stably active with every input of non-zero weight ``P = 0``; ``U = max(relu(upper) - X,
-        X - relu(lower))``.
+        X - relu(lower))`` plus the bound on ``|X - exact X|``, rounded up.
     """
 
     unstable: torch.Tensor

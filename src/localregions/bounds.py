@@ -237,10 +237,12 @@ def local_region_bound(
     ``P_j = 0`` -- neuron ``j`` is affine in the input on the whole ball (``P(k, r)``);
     ``S_j = 0`` -- its pre-activation keeps the sign it has at the centre, strictly, on the whole
     ball (``S(k, r)``); ``|X'_j - X_j| <= U_j`` for every point of the ball (``U(k, r)``).  Hence
-    at most ``2**C`` activation patterns (linear regions) meet the ball.  For ``"alg1"`` these
-    hold in float64 too, for the exact network: every decision clears a proven bound on the
-    rounding of ``A`` and ``u`` (exact ties and decisions within rounding of one are unstable;
-    see the module docstring, "Exactness").
+    at most ``2**C`` activation patterns (linear regions) meet the ball.  These hold in float64
+    too, for the exact network, with every method: for ``"alg1"`` every decision clears a proven
+    bound on the rounding of ``A`` and ``u`` (see the module docstring, "Exactness"); the
+    interval methods widen every interval by a proven bound on its rounding
+    (:mod:`localregions.relaxations`).  Exact ties and decisions within rounding of one are
+    unstable.
 
     Raises
     ------

@@ -19,7 +19,28 @@ Algorithm 1's flags: a neuron is *stable* (``S = 0``) only if ``lower > 0`` or `
 (strictly, like Algorithm 1), ``C`` counts the others, and at most ``2**C`` linear regions meet
 the ball.  Which ordering between the methods is a theorem: see :func:`preactivation_bounds`.
 
-The first layer is exact for every method: ``A_j -/+ r ||W_j||_dual``.
+The first layer is exact for every method: ``A_j -/+ r ||W_j||_dual`` (up to its widening below).
+
+Float64 and the exact network
+-----------------------------
+The intervals, and so the decisions, hold for the **exact** pre-activations of the given float64
+net, centres and radius, as Algorithm 1's do (:mod:`localregions._rounding`): each method
+computes, beside every interval, a proven a-priori bound on its rounding error -- one more row in
+one product with ``|W|`` per layer, the magnitudes of the same computation -- and widens the
+interval outward by it (:mod:`._outward`; CROWN's backward pass and its float relaxation lines:
+:mod:`.crown`; LP's rows and weak-duality certificates: :mod:`.lp`).  So a neuron is stable only
+where the paper's strict inequalities hold for the exact values: an exact tie (a pre-activation
+that reaches 0 on the ball, e.g. one that is exactly 0 at the centre) comes out unstable, and so
+does a neuron within the rounding bound of one (a few 1e-13 of the magnitudes entering the bound;
+1e-12 to 7e-11 absolute at 784 x 3 x 256, at most 1.5e-9 of the interval's ends; it changed none
+of 12.8 million decisions on trained paper-size nets and random 784 x 3 x 256 ones, see
+``docs/performance_methods.md``).
+The centre's ``A`` is returned as computed, with ``centre_error >= |A - exact A|``, and ``U``
+bounds the deviation from the exact centre output.  Assumed, as for Algorithm 1: IEEE
+round-to-nearest float64 with gradual underflow (``torch.set_flush_denormal(True)`` voids the
+underflow terms), matrix products that sum their terms in any order (Higham's bounds hold for
+blocked, pairwise and fused summation), and no overflow (an ``inf`` or ``NaN`` bound makes a
+neuron unstable, but overflow is not otherwise accounted for).
 """
 
 from __future__ import annotations
@@ -30,6 +51,7 @@ from ..ball_inputs import DEFAULT_MEMORY_BUDGET_BYTES, prepare_inputs
 from ..bound_result import LocalBound
 from ..validation import NORMS, check_positive_int
 from ._common import METHODS, PreactivationBounds, check_method, chunk_ranges, flags_from_intervals
+from ._outward import IntervalPlan
 from .crown import CrownPlan, crown_intervals, crown_per_centre_bytes
 from .ibp import ibp_intervals
 
@@ -45,22 +67,19 @@ def _intervals(hidden, x, r, norm, method, chunk_size, memory_budget_bytes, stat
     device = x.device
     order = NORMS[norm]
     widths = [W.shape[0] for W, _ in hidden]
-    centre = [torch.empty((n, w), dtype=torch.float64, device=device) for w in widths]
-    lower = [torch.empty((n, w), dtype=torch.float64, device=device) for w in widths]
-    upper = [torch.empty((n, w), dtype=torch.float64, device=device) for w in widths]
+    out = [[torch.empty((n, w), dtype=torch.float64, device=device) for w in widths] for _ in range(4)]
     if n == 0 or not hidden:
-        return centre, lower, upper
+        return out
     if method == "lp":
         from .lp import lp_intervals
 
-        c, lo, up = lp_intervals(hidden, x, r, norm, order, stats)
-        return c, lo, up
+        return lp_intervals(hidden, x, r, norm, order, stats)
     if method == "crown":
         plan = CrownPlan(hidden, order, d)
         per = crown_per_centre_bytes(hidden, d, order)
     else:
-        plan = None
-        per = 8 * (6 * sum(widths) + d)
+        plan = IntervalPlan.build(hidden, d, order)
+        per = 8 * (10 * sum(widths) + 2 * d)
     if chunk_size is None:
         chunk_size = int(max(1, min(n, memory_budget_bytes // max(per, 8))))
         if method == "crown":
@@ -74,13 +93,12 @@ def _intervals(hidden, x, r, norm, method, chunk_size, memory_budget_bytes, stat
     if method == "crown":
         results = _crown_chunks(plan, x, r, spans, stats)
     else:
-        results = (ibp_intervals(hidden, x[start:stop], r, order) for start, stop in spans)
-    for (start, stop), (cc, cl, cu) in zip(spans, results):
-        for k in range(len(hidden)):
-            centre[k][start:stop] = cc[k]
-            lower[k][start:stop] = cl[k]
-            upper[k][start:stop] = cu[k]
-    return centre, lower, upper
+        results = (ibp_intervals(hidden, x[start:stop], r, order, plan) for start, stop in spans)
+    for (start, stop), chunk in zip(spans, results):
+        for whole, part in zip(out, chunk):
+            for k in range(len(hidden)):
+                whole[k][start:stop] = part[k]
+    return out
 
 
 def _crown_chunks(plan, x, r, spans, stats):
@@ -163,17 +181,21 @@ def preactivation_bounds(
     Returns
     -------
     PreactivationBounds
-        ``centre`` (``A``), ``lower``, ``upper``: lists per hidden layer of (N, width) float64.
+        ``centre`` (``A``), ``lower``, ``upper``, ``centre_error`` (``>= |A - exact A|``): lists
+        per hidden layer of (N, width) float64.
 
     Notes
     -----
     Guarantee: ``lower[k][n, j] <= A'_kj <= upper[k][n, j]`` for every ``x'`` with
-    ``||x' - x_n|| <= r``, in real arithmetic; see each method's module for the float64 caveat
-    (``lp``'s bounds are weak-duality certificates, never the solvers' primal values).
+    ``||x' - x_n|| <= r``, for the exact pre-activations of the float64 net, centres and radius
+    (every interval is widened by a proven bound on its rounding: see the package docstring;
+    ``lp``'s bounds are weak-duality certificates, never the solvers' primal values).
 
-    Orderings that are theorems (exact arithmetic), per neuron:
+    Orderings that are theorems in exact arithmetic, per neuron; in float64 they hold up to the
+    widening, a few 1e-13 of the magnitudes (each method widens by its own bound, and an earlier
+    layer's widening loosens the later relaxations a little):
 
-    * layer 1: all methods give exactly ``A -/+ r ||W||_dual``;
+    * layer 1: all methods give ``A -/+ r ||W||_dual``, widened by the same bound;
     * ``lp`` within ``crown``, and ``lp`` within ``ibp``: by induction over layers, the ``lp``
       intervals of the earlier layers are inside the others', the triangle set over a smaller
       interval is inside the one over a larger interval, and the triangle set is inside both
@@ -199,18 +221,21 @@ def preactivation_bounds(
     >>> b.lower[0], b.upper[0]
     (tensor([[0.5000, 0.5000]], dtype=torch.float64), tensor([[1.5000, 1.5000]], dtype=torch.float64))
     >>> b.lower[1], b.upper[1]     # IBP forgets that the two move together
-    (tensor([[-1.]], dtype=torch.float64), tensor([[1.]], dtype=torch.float64))
+    (tensor([[-1.0000]], dtype=torch.float64), tensor([[1.0000]], dtype=torch.float64))
     >>> c = preactivation_bounds(layers, centre, 0.5, "linf", method="crown")
-    >>> c.lower[1], c.upper[1]     # CROWN keeps it: exact
-    (tensor([[0.]], dtype=torch.float64), tensor([[0.]], dtype=torch.float64))
+    >>> c.lower[1], c.upper[1]     # CROWN keeps it: [0, 0], widened by its rounding bound
+    (tensor([[-1.3323e-14]], dtype=torch.float64), tensor([[1.3323e-14]], dtype=torch.float64))
+
+    The widening is what makes the exact tie (the neuron is 0 on the whole ball) unstable:
+    ``lower > 0`` and ``upper < 0`` both fail, whatever the rounding of the backward pass.
     """
     if memory_budget_bytes is None:
         memory_budget_bytes = DEFAULT_MEMORY_BUDGET_BYTES
     hidden, x, r, norm, method, chunk_size, memory_budget_bytes = _validated(
         layers, centers, radius, norm, method, chunk_size, memory_budget_bytes
     )
-    centre, lower, upper = _intervals(hidden, x, r, norm, method, chunk_size, memory_budget_bytes, stats)
-    return PreactivationBounds(method=method, centre=centre, lower=lower, upper=upper)
+    centre, error, lower, upper = _intervals(hidden, x, r, norm, method, chunk_size, memory_budget_bytes, stats)
+    return PreactivationBounds(method=method, centre=centre, lower=lower, upper=upper, centre_error=error)
 
 
 def relaxation_bound(layers, centers, radius, norm="l2", *, method, chunk_size=None,
@@ -226,6 +251,6 @@ def relaxation_bound(layers, centers, radius, norm="l2", *, method, chunk_size=N
     hidden, x, r, norm, method, chunk_size, memory_budget_bytes = _validated(
         layers, centers, radius, norm, method, chunk_size, memory_budget_bytes
     )
-    centre, lower, upper = _intervals(hidden, x, r, norm, method, chunk_size, memory_budget_bytes, stats)
-    P, S, U = flags_from_intervals(hidden, centre, lower, upper)
+    centre, error, lower, upper = _intervals(hidden, x, r, norm, method, chunk_size, memory_budget_bytes, stats)
+    P, S, U = flags_from_intervals(hidden, centre, lower, upper, error)
     return LocalBound.from_flags(P, S, U, x.shape[0], x.device, lower=lower, upper=upper, method=method)

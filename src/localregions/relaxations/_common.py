@@ -6,7 +6,10 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["METHODS", "check_method", "PreactivationBounds", "flags_from_intervals", "first_layer_intervals"]
+from .._rounding import output_error
+from ._outward import round_up_by
+
+__all__ = ["METHODS", "check_method", "PreactivationBounds", "flags_from_intervals", "stable_from_intervals"]
 
 #: Accepted ``method`` values of :func:`localregions.local_region_bound`, cheapest first.
 METHODS = ("alg1", "ibp", "crown", "lp")
@@ -36,32 +39,24 @@ class PreactivationBounds:
     method : str
         ``"ibp"``, ``"crown"`` or ``"lp"``.
     centre : list of K float64 tensors, each (N, width_k)
-        The pre-activations ``A`` at the centre.
+        The pre-activations ``A`` at the centre, as computed in float64.
     lower, upper : list of K float64 tensors, each (N, width_k)
-        ``lower <= A'_j <= upper`` for every point ``x'`` of the ball (see each method for what
-        guarantees it, and the rounding caveat).
+        ``lower <= A'_j <= upper`` for every point ``x'`` of the ball, for the exact
+        pre-activations of the float64 net, centres and radius: each end is widened by a proven
+        bound on its rounding (:mod:`._outward`).
+    centre_error : list of K float64 tensors, each (N, width_k)
+        ``|A - exact A| <= centre_error`` (Algorithm 1's ``A_error``).
     """
 
     method: str
     centre: list
     lower: list
     upper: list
+    centre_error: list
 
     @property
     def num_layers(self) -> int:
         return len(self.lower)
-
-
-def first_layer_intervals(W: torch.Tensor, b: torch.Tensor, x: torch.Tensor, r: float, order: float):
-    """The exact range of the first hidden layer over the ball: ``A_j -/+ r ||W_j||_dual``.
-
-    Returns ``(A, lower, upper)``, each (n, width).  ``order`` is the dual norm's order
-    (2 for an L2 ball, 1 for an L-infinity ball).  This is what Algorithm 1 computes for the first
-    layer too (``u = r ||W_j||``, ``Usum = 0``), with the same operations.
-    """
-    A = x @ W.t().contiguous() + b
-    rad = r * torch.linalg.vector_norm(W, ord=order, dim=1)
-    return A, A - rad, A + rad
 
 
 def stable_from_intervals(lower: torch.Tensor, upper: torch.Tensor) -> torch.Tensor:
@@ -69,24 +64,27 @@ def stable_from_intervals(lower: torch.Tensor, upper: torch.Tensor) -> torch.Ten
 
     This mirrors Algorithm 1's strict inequalities (``u < A`` for an active centre,
     ``u + A < 0`` for an inactive one): a pre-activation that may reach 0 inside the ball counts
-    as unstable.
+    as unstable.  On the widened intervals of the methods this holds for the exact values, so an
+    exact tie is unstable.
     """
     return ~((lower > 0) | (upper < 0))
 
 
-def flags_from_intervals(hidden, centre, lower, upper):
+def flags_from_intervals(hidden, centre, lower, upper, centre_error):
     """``(P, S, U)`` per layer, with Algorithm 1's meanings, derived from sound intervals.
 
     * ``S = 0`` iff ``lower > 0`` or ``upper < 0`` (the neuron keeps its sign on the whole ball);
     * ``P = 0`` iff the neuron is *affine on the whole ball*: stably inactive (``upper < 0``), or
       stably active (``lower > 0``) with every input that has a non-zero weight itself ``P = 0``
       (the input layer counts as ``P = 0``; so in the first layer ``P = S``);
-    * ``U = max(relu(upper) - X, X - relu(lower))`` with ``X = relu(A)``, so
-      ``|X'_j - X_j| <= U_j`` on the ball (``U = 0`` for a stably inactive neuron).
+    * ``U = max(relu(upper) - X, X - relu(lower)) + X_error`` (rounded up) with ``X = relu(A)``
+      and ``X_error >= |X - exact X|`` from ``centre_error``, so ``|X'_j - X_j| <= U_j`` on the
+      ball for the exact outputs (both lie in ``[relu(lower), relu(upper)]``); ``U = 0`` for a
+      stably inactive neuron.
     """
     Ps, Ss, Us = [], [], []
     P_prev = None
-    for k, ((W, _), A, lo, up) in enumerate(zip(hidden, centre, lower, upper)):
+    for k, ((W, _), A, lo, up, err) in enumerate(zip(hidden, centre, lower, upper, centre_error)):
         S = stable_from_intervals(lo, up)
         dead = up < 0
         if k == 0:
@@ -96,7 +94,7 @@ def flags_from_intervals(hidden, centre, lower, upper):
             nonaffine_input = (P_prev.to(torch.float64) @ feeds) > 0
             P = S | (~dead & nonaffine_input)
         X = A.clamp_min(0)
-        U = torch.maximum(up.clamp_min(0) - X, X - lo.clamp_min(0)).clamp_min(0)
+        U = round_up_by(torch.maximum(up.clamp_min(0) - X, X - lo.clamp_min(0)).clamp_min_(0).add_(output_error(A, err)))
         U = torch.where(dead, torch.zeros((), dtype=U.dtype, device=U.device), U)
         Ps.append(P)
         Ss.append(S)

@@ -46,11 +46,39 @@ which keeps the blocks in cache.
 
 Rounding
 --------
-Sound in real arithmetic.  In float64 the products round to nearest: the bounds carry a
-relative error of order 1e-16 times the magnitudes that entered them (``|Lambda| |W|`` sums),
-so, as for Algorithm 1, a decision within a few ulps of a tie may go either way; exact ties
-follow the strict inequalities (``lower > 0`` or ``upper < 0`` to be stable).  Not rounded
-outward.
+Every interval is widened by a proven bound on its rounding (:mod:`._outward`), so it holds for
+the exact pre-activations of the float64 net, centres and radius, and exact ties come out
+unstable.  Two things make that work:
+
+* *the lines are valid as floats*: the computed slope ``alpha_U = fl(u / fl(u - l))`` may differ
+  from the chord's by an ulp, so the intercept is not ``-alpha_U l`` but
+  ``max(-alpha_U l, u - alpha_U u)`` rounded up (:func:`_relaxation`): then ``alpha_U z + beta_U``
+  is at least ``relu(z)`` at both ends of ``[l, u]``, hence on all of it, exactly.  The lower
+  slopes are 0 or 1, exact; the bounds ``[l, u]`` are the earlier layers' widened intervals.  So
+  the exact value of the backward formula with these floats is a valid bound.
+* *the magnitudes of the computation*: the computed bound differs from that exact value by the
+  rounding of a chain of products with the weights and the slopes, of sums with the intercepts
+  and biases, and of the last step.  Every step is Lipschitz in its input (the relaxation ``lam
+  -> alpha_U lam+ + alpha_L lam-`` with constant ``D = max(alpha_L, alpha_U) <= 1``, whichever
+  line a rounded coefficient's sign picks; the last step with weights ``|A_0| + r ||W_0p||``), so
+  each step's rounding reaches the end weighted by the magnitude of what follows it, and
+  altogether the error is at most ``gamma_{N_k} V_k`` with the magnitudes ``V_1 = |x| |W_1|^T +
+  |b_1| + r ||W_1j||``, ``T_i = D_i V_i + beta_i``, ``V_k = |W_k| T_{k-1} + |b_k|`` (the absolute
+  version of the same computation, run forwards: one more stacked row in one product with
+  ``|W|`` per layer, shared by every later target and both passes) and ``N_k = 2d + 16 +
+  sum_{i<k} 2 (w_i + 8)``, the longest chain of roundings (products of length ``w_i``, a few
+  elementwise steps and sums per layer, the first layer's ``A`` and norms).  Products that
+  underflow add at most ``eta (w + 8) sum_{i<k} (||V_i||_1 + ||T_i||_1 + 2)`` (``eta =
+  2**-1074``, ``w`` the widest layer) and the last step's terms (``r d w_1 eta`` for L1, ``r
+  sqrt(d) (w_1 eta + 2**-537)`` for L2, inside the norm on the Gram path).
+
+The Gram form's norm is one-sided: its proven margin under the square root (:class:`CrownPlan`)
+and a rounding up after it make it at least the exact ``||lam W_0||_2`` of the computed ``lam``
+(up to the underflow term added to it), so only the other roundings enter ``E``.  At 784 x 3 x
+256, ``gamma_{N_k}`` is 2.3e-13 (layer 2) and 2.9e-13 (layer 3), the widening 8e-12 and 4e-11
+(medians, r = 0.1, L2; the real errors are nearer 1e-16 of ``V``); decisions closer than that to
+a tie come out unstable.
+
 """
 
 from __future__ import annotations
@@ -59,17 +87,19 @@ from dataclasses import dataclass
 
 import torch
 
-from ._common import first_layer_intervals
+import math
+
+from .._rounding import UNIT_ROUNDOFF, output_error
+from ._outward import ETA, MARGIN, IntervalPlan, first_layer, norm_underflow, round_up_by, widen
 
 __all__ = ["CrownPlan", "crown_intervals", "crown_per_centre_bytes"]
 
-_UNIT_ROUNDOFF = 2.0**-53
-
 
 class CrownPlan:
-    """Per-call preparation shared by every chunk: transposes, the Gram matrix and its margin."""
+    """Per-call preparation shared by every chunk: transposes, the Gram matrix and its margin, the rounding constants."""
 
     def __init__(self, hidden, order: float, d: int):
+        self.rounding = IntervalPlan.build(hidden, d, order)
         self.W = [W for W, _ in hidden]
         self.b = [b for _, b in hidden]
         self.Wt = [W.t().contiguous() for W in self.W]
@@ -84,7 +114,18 @@ class CrownPlan:
             # |fl(l^T G l) - l^T W W^T l| <= (gamma_d + 2 gamma_m0 + O(u^2)) (sum_p |l_p| ||W_p||)^2
             # <= (...) ||l||^2 sum_p ||W_p||^2 (Cauchy-Schwarz); twice that covers the rounding of
             # the margin itself.
-            self.kappa = 2.0 * (d + 2 * self.m0 + 4) * _UNIT_ROUNDOFF
+            self.kappa = 2.0 * (d + 2 * self.m0 + 4) * UNIT_ROUNDOFF
+        # Underflow (see "Rounding"): per unit of sum (||V_i||_1 + ||T_i||_1 + 2), and the last step's.
+        self.chain_abs = ETA * (max((W.shape[0] for W in self.W), default=0) + 8) * MARGIN
+
+    def last_abs(self, r: float) -> float:
+        """The last step's underflow terms: ``lam . A_0``, and ``r ||lam W_0||`` on the direct path (the Gram path adds its own)."""
+        centre = ETA * (self.m0 + 8) * MARGIN
+        if self.order == 1.0:
+            return centre + r * self.d * self.m0 * ETA * MARGIN
+        if self.gram:
+            return centre
+        return centre + r * (math.sqrt(self.d) * self.m0 * ETA + norm_underflow(self.d, self.order)) * MARGIN
 
 
 def crown_per_centre_bytes(hidden, d: int, order: float) -> int:
@@ -97,18 +138,28 @@ def crown_per_centre_bytes(hidden, d: int, order: float) -> int:
     gram = order == 2.0 and m0 < d
     gathered = sum(widths[k] * widths[k - 1] for k in range(1, len(widths)))
     final = m0 * m0 + m * m0 if gram else m0 * d + m * d
-    return 8 * (3 * m * m + gathered + final + 24 * sum(widths))
+    return 8 * (3 * m * m + gathered + final + 32 * sum(widths))
 
 
 def _relaxation(lower: torch.Tensor, upper: torch.Tensor):
-    """``(alpha_L, alpha_U - alpha_L, beta_U)`` of each neuron's lines ``alpha_L z <= a <= alpha_U z + beta_U``."""
+    """``(alpha_L, alpha_U - alpha_L, beta_U)`` of each neuron's lines ``alpha_L z <= a <= alpha_U z + beta_U``.
+
+    Valid as floats (see "Rounding"): ``beta_U`` is ``max(-alpha_U l, u - alpha_U u)`` computed
+    and then raised by ``8 u (beta + alpha_U u)`` plus ``4 eta``, which covers the three roundings
+    of computing it, so the line is above ``relu`` at ``z = l`` and ``z = u`` exactly.
+    (``alpha_U <= 1``, so ``u - fl(alpha_U u) >= 0``; with ``alpha_L = 1``, ``alpha_U >= 1/2`` and
+    ``alpha_U - 1`` is exact.)
+    """
     active = lower >= 0
     unstable = (lower < 0) & (upper > 0)
     one = torch.ones((), dtype=lower.dtype, device=lower.device)
     zero = torch.zeros((), dtype=lower.dtype, device=lower.device)
     span = torch.where(unstable, upper - lower, one)
     alpha_u = torch.where(unstable, upper / span, torch.where(active, one, zero))
-    beta_u = torch.where(unstable, -alpha_u * lower, zero)
+    at_u = alpha_u * upper
+    beta = torch.maximum(-alpha_u * lower, upper - at_u)
+    beta = beta.add_((beta + at_u).mul_(2.0**-50)).add_(4 * ETA)
+    beta_u = torch.where(unstable, beta, zero)
     alpha_l = torch.where(unstable, torch.where(upper > -lower, one, zero), torch.where(active, one, zero))
     return alpha_l, alpha_u - alpha_l, beta_u
 
@@ -125,14 +176,15 @@ class _Kept:
     unstable: int  # the leading columns that may hold an unstable neuron (max count in the chunk)
 
 
-def _keep(lower: torch.Tensor, upper: torch.Tensor) -> _Kept:
+def _keep(lower: torch.Tensor, upper: torch.Tensor, relaxation) -> _Kept:
+    """The kept neurons of one layer and their lines (``relaxation``: :func:`_relaxation` of the layer)."""
     # 0: unstable, 1: stably active (the identity), 2: stably inactive (dropped).
     key = torch.where(lower >= 0, 1, torch.where(upper <= 0, 2, 0)).to(torch.int8)
     kept = max(1, int((key < 2).sum(dim=1).max()))
     unstable = int((key == 0).sum(dim=1).max())
     idx = torch.argsort(key, dim=1, stable=True)[:, :kept]
     valid = (torch.gather(key, 1, idx) < 2).to(lower.dtype)
-    params = [torch.gather(p, 1, idx).mul_(valid) for p in _relaxation(lower, upper)]
+    params = [torch.gather(p, 1, idx).mul_(valid) for p in relaxation]
     return _Kept(idx, valid, *params, unstable)
 
 
@@ -202,9 +254,17 @@ def _last_step(plan: CrownPlan, final: _Final, lam: torch.Tensor, stats):
     at_centre = out[:, :, -1]
     if plan.gram:
         q = out[:, :, :-1].mul_(lam).sum(dim=2)
-        lam_sq = torch.linalg.vector_norm(lam, dim=2).square_()
-        q.addcmul_(lam_sq, final.wsq.unsqueeze(1), value=plan.kappa)
-        return at_centre, q.clamp_min_(0).sqrt_()
+        lam_norm = torch.linalg.vector_norm(lam, dim=2)
+        wsq = final.wsq.unsqueeze(1)
+        q.addcmul_(lam_norm.square(), wsq, value=plan.kappa)
+        norm = round_up_by(q.clamp_min_(0).sqrt_())
+        # Products and squares that underflow change q by at most eta (d l1^2 + a0 l1 + a0 + kappa
+        # wsq a0 + 1), l1 = sum |lam| <= sqrt(a0) ||lam||, hence the norm by at most its square root:
+        # 2**-537 ((sqrt(d) + 1) l1 + 2 a0 + kappa wsq + 1).
+        l1 = lam_norm.mul_(MARGIN).add_(1.0).mul_(math.sqrt(a0))
+        tiny = 2.0**-537 * MARGIN
+        return at_centre, norm.add_(l1.mul_((math.sqrt(plan.d) + 1) * tiny)).add_(
+            wsq.mul(plan.kappa * tiny).add_((2 * a0 + 1) * tiny))
     return at_centre, torch.linalg.vector_norm(out[:, :, :-1], ord=plan.order, dim=2)
 
 
@@ -227,17 +287,21 @@ def _backward(plan, kept, mids, final, W_cols, k: int, r: float, sign: int, stat
 
 
 def crown_intervals(plan: CrownPlan, x: torch.Tensor, r: float, stats=None):
-    """CROWN for one chunk of centres ``x`` (n, d); returns per-layer lists ``(A, lower, upper)``."""
-    centre, lowers, uppers = [], [], []
+    """CROWN for one chunk of centres ``x`` (n, d); returns per-layer lists ``(A, A_error, lower, upper)``."""
+    rp = plan.rounding
+    n = x.shape[0]
+    centre, errors, lowers, uppers = [], [], [], []
     kept: list[_Kept] = []
     mids: dict = {}
-    final = None
-    X = None
+    final = relaxation = None
+    X = X_error = T = chain = None
+    last_abs = plan.last_abs(r)
     for k in range(len(plan.W)):
         if k == 0:
-            A, lo, up = first_layer_intervals(plan.W[0], plan.b[0], x, r, plan.order)
+            first = first_layer(plan.W[0], plan.b[0], x, r, rp)
+            A, A_error, lo, up, V = first.A, first.A_error, first.lower, first.upper, first.magnitude
         else:
-            kept.append(_keep(lowers[-1], uppers[-1]))
+            kept.append(_keep(lowers[-1], uppers[-1], relaxation))
             if k == 1:
                 final = _final(plan, kept[0], centre[0])
             else:
@@ -255,11 +319,26 @@ def crown_intervals(plan: CrownPlan, x: torch.Tensor, r: float, stats=None):
             W_cols = plan.Wt[k].index_select(0, kept[k - 1].idx.reshape(-1)).view(n, a, -1)
             W_cols = W_cols.mul_(kept[k - 1].valid.unsqueeze(2)).transpose(1, 2)
             A = X @ plan.Wt[k] + plan.b[k]
+            # One stacked product with |W|: the magnitude V_k of the bound and the centre's error.
+            V, A_error = (torch.cat([T, rp.centre_operand(k, X, X_error)]) @ rp.abs_Wt[k]).split(n)
+            V = V.add_(rp.abs_b[k])
+            A_error = A_error.add_(rp.abs_b[k], alpha=rp.gA[k]).add_(rp.absA[k])
             up = _backward(plan, kept, mids, final, W_cols, k, r, +1, stats)
             lo = _backward(plan, kept, mids, final, W_cols, k, r, -1, stats)
             del W_cols
+            error = V.mul(rp.g_crown[k]).add_(chain.mul(plan.chain_abs).add_(last_abs).unsqueeze(1))
+            lo, up = widen(lo, up, error)
         centre.append(A)
+        errors.append(A_error)
         lowers.append(lo)
         uppers.append(up)
         X = A.clamp_min(0)
-    return centre, lowers, uppers
+        X_error = output_error(A, A_error)
+        if k + 1 < len(plan.W):
+            # The lines the later layers use, and the magnitude T = D V + beta of this layer's outputs.
+            relaxation = _relaxation(lo, up)
+            alpha_l, d_alpha, beta_u = relaxation
+            T = torch.maximum(alpha_l, alpha_l + d_alpha).mul_(V).add_(beta_u)
+            step = V.sum(dim=1).add_(T.sum(dim=1)).add_(2.0)
+            chain = step if chain is None else chain.add_(step)
+    return centre, errors, lowers, uppers

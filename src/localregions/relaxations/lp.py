@@ -32,8 +32,28 @@ inaccurate or failed solve can only loosen the bound, never make it unsound (a f
 falls back to ``y = 0``, i.e. the bound over ``D`` alone; the better of the two certificates is
 kept in any case).  With accurate duals the certificate
 equals the optimum up to the solver's tolerance (about 1e-8 relative for Clarabel's defaults,
-1e-7 for HiGHS).  The certificate itself is evaluated in float64 with ordinary rounding, the
-same caveat as the other methods (a relative error of order 1e-16 of the magnitudes).
+1e-7 for HiGHS).
+
+Rounding.  The bounds hold for the exact values of the float64 net, centres and radius, as for
+the other methods (:mod:`._outward`):
+
+* *the rows are valid as floats*: every true point ``(x', a(x'))`` of the ball satisfies them in
+  exact arithmetic.  The right-hand sides ``u - b`` and ``b - l`` of the stable rows are rounded
+  up (``nextafter``).  The upper line's row ``a - fl(s W) a_prev <= s (b - l)``, with the computed
+  slope ``s = fl(u / fl(u - l))``, gets its right-hand side raised by ``16 u s (|b| + |l| + |W|
+  bound)`` plus ``eta`` terms (``|a_prev| <= bound`` on the domain: the previous box's upper end,
+  or ``|x0| + r`` for the inputs), which covers the rounding of ``s (b - l)``, of the
+  coefficients ``fl(s W)``, and of the slope itself: the chord's exact slope ``s*`` is within
+  ``2.01 u s`` of ``s``, so ``a <= s* (z - l) <= s (z - l) + 2.01 u s (|W| bound + |b| + |l|)``
+  at every true point (``z - l <= |W| bound + |b| + |l|``); the other rows are exact;
+* *the certificate's evaluation*: with ``mag = |c| + |A_ub|^T y + |A_eq|^T |y_eq|`` (one more
+  product per certificate) the computed ``rho`` is within ``gamma mag`` of the exact one, the
+  closed form is Lipschitz in ``rho`` with weights ``|x0| + r`` (inputs) and ``hi`` (the box),
+  and its own evaluation is a handful of dot products, so the computed value is within
+  ``E = gamma_N (|y| . |b_ub| + |y_eq| . |b_eq| + mag_x . (|x0| + r) + mag_a . hi)`` plus
+  underflow terms of the exact certificate (``N = 2 (rows + d + m) + 16``); the certificate
+  returned is ``value - E``, one float lower, and each bound ``b +/- certificate`` one float
+  further out.
 
 Cost: two programs per neuron per centre, each with ``d + sum of earlier widths`` variables.
 Meant for small nets and few centres (the tests, the ordering checks), not for MNIST scale.
@@ -44,6 +64,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .._rounding import gamma
+from ._outward import ETA, MARGIN, norm_underflow
 from .ibp import ibp_intervals
 
 __all__ = ["lp_intervals", "TriangleProgram"]
@@ -75,6 +97,7 @@ class TriangleProgram:
             lo[:d] = x0 - r
             hi[:d] = x0 + r
         ub_rows, ub_rhs, eq_rows, eq_rhs = [], [], [], []
+        bound = np.abs(x0) + r  # |x'| <= bound on the ball, coordinate by coordinate (either norm)
         for i, (W, b) in enumerate(hidden):
             l_i, u_i = lowers[i], uppers[i]
             m = W.shape[0]
@@ -90,20 +113,35 @@ class TriangleProgram:
             lo[start_a:start_a + m] = np.maximum(l_i, 0.0)
             hi[start_a:start_a + m] = np.maximum(u_i, 0.0)
             stable = dead | active
-            # Stable: l <= z <= u, and a = z (active) or a = 0 (the box [0, 0]).
+            # Stable: l <= z <= u, and a = z (active) or a = 0 (the box [0, 0]); the right-hand
+            # sides rounded up, so that they hold for the exact values.
             ub_rows += [Z[stable], -Z[stable]]
-            ub_rhs += [u_i[stable] - b[stable], b[stable] - l_i[stable]]
+            ub_rhs += [np.nextafter(u_i[stable] - b[stable], np.inf), np.nextafter(b[stable] - l_i[stable], np.inf)]
             eq_rows.append(E[active] - Z[active])
             eq_rhs.append(b[active])
-            # Unstable: z - a <= 0 and a - s (z - l) <= 0 (a >= 0 is in the box).
-            s = u_i[unstable] / (u_i[unstable] - l_i[unstable])
+            # Unstable: z - a <= 0 and a - s (z - l) <= 0 (a >= 0 is in the box), the right-hand
+            # side raised over the rounding of the slope, of fl(s W) and of s (b - l).
+            lu, uu, bu = l_i[unstable], u_i[unstable], b[unstable]
+            s = uu / (uu - lu)
+            reach = np.abs(bu) + np.abs(lu) + np.abs(W[unstable]) @ bound  # at least |z - l| on the domain
+            slack = 2.0**-49 * s * reach + ETA * (reach + bound.sum() + 8)
             ub_rows += [Z[unstable] - E[unstable], E[unstable] - s[:, None] * Z[unstable]]
-            ub_rhs += [-b[unstable], s * (b[unstable] - l_i[unstable])]
+            ub_rhs += [-bu, np.nextafter(s * (bu - lu) + slack, np.inf)]
+            bound = np.maximum(u_i, 0.0)
         self.A_ub = np.concatenate(ub_rows) if ub_rows else np.zeros((0, self.n_vars))
         self.b_ub = np.concatenate(ub_rhs) if ub_rhs else np.zeros(0)
         self.A_eq = np.concatenate(eq_rows) if eq_rows else np.zeros((0, self.n_vars))
         self.b_eq = np.concatenate(eq_rhs) if eq_rhs else np.zeros(0)
         self.lo, self.hi = lo, hi
+        self.abs_A_ub, self.abs_A_eq = np.abs(self.A_ub), np.abs(self.A_eq)
+        # The certificate's rounding (module docstring): the Lipschitz weights of the closed form
+        # and the constants of E.
+        m = self.n_vars - d
+        self._weight_x = np.abs(x0) + r
+        self._g = gamma(2 * (self.A_ub.shape[0] + self.A_eq.shape[0] + d + m) + 16) * MARGIN
+        self._abs = (ETA * (self.A_ub.shape[0] + self.A_eq.shape[0] + d + m + 8)
+                     * (1 + self._weight_x.sum() + np.maximum(hi[d:], 0).sum())
+                     + r * norm_underflow(d, 2.0 if norm == "l2" else 1.0)) * MARGIN
         self.failures = 0
         self._clarabel = None
 
@@ -112,18 +150,22 @@ class TriangleProgram:
     def certified_min(self, c: np.ndarray, y_ub: np.ndarray, y_eq: np.ndarray) -> float:
         """A lower bound on ``min c . v`` over the feasible set, valid for any ``y_ub >= 0`` and ``y_eq``.
 
-        Weak duality over the domain (ball x box): see the module docstring.
+        Weak duality over the domain (ball x box), for the exact values: the computed value less
+        its proven rounding bound, one float lower (see the module docstring).
         """
         y_ub = np.maximum(np.nan_to_num(y_ub, nan=0.0, posinf=0.0, neginf=0.0), 0.0)
         y_eq = np.nan_to_num(y_eq, nan=0.0, posinf=0.0, neginf=0.0)
         rho = c + self.A_ub.T @ y_ub + self.A_eq.T @ y_eq
+        mag = np.abs(c) + self.abs_A_ub.T @ y_ub + self.abs_A_eq.T @ np.abs(y_eq)
         value = -(y_ub @ self.b_ub) - (y_eq @ self.b_eq)
         d = self.d
         rho_x, rho_a = rho[:d], rho[d:]
         dual = 2 if self.norm == "l2" else 1
         value += rho_x @ self.x0 - self.r * np.linalg.norm(rho_x, ord=dual)
         value += np.minimum(rho_a * self.lo[d:], rho_a * self.hi[d:]).sum()
-        return float(value)
+        error = self._g * (y_ub @ np.abs(self.b_ub) + np.abs(y_eq) @ np.abs(self.b_eq)
+                           + mag[:d] @ self._weight_x + mag[d:] @ self.hi[d:]) + self._abs
+        return float(np.nextafter(value - error, -np.inf))
 
     # ------------------------------------------------------------------ the solvers
 
@@ -207,7 +249,7 @@ class TriangleProgram:
 
 
 def lp_intervals(hidden, x: torch.Tensor, r: float, norm: str, order: float, stats=None):
-    """The triangle-relaxation programs for every centre of ``x`` (n, d) and neuron; ``(A, lower, upper)``.
+    """The triangle-relaxation programs for every centre of ``x`` (n, d) and neuron; ``(A, A_error, lower, upper)``.
 
     Centres are processed one at a time (a Python loop over programs); ``stats`` (a dict)
     accumulates ``programs`` (solves) and ``failures`` (solves that fell back to ``y = 0``).
@@ -216,9 +258,9 @@ def lp_intervals(hidden, x: torch.Tensor, r: float, norm: str, order: float, sta
     device = x.device
     # The centres' pre-activations and the exact first layer, as IBP computes them; IBP's boxes of the
     # later layers are replaced below, centre by centre, by the programs' bounds.
-    centre, lowers, uppers = ibp_intervals(hidden, x, r, order)
+    centre, errors, lowers, uppers = ibp_intervals(hidden, x, r, order)
     if len(hidden) < 2 or n == 0:
-        return centre, lowers, uppers
+        return centre, errors, lowers, uppers
     hidden_np = [(W.cpu().numpy(), b.cpu().numpy()) for W, b in hidden]
     x_np = x.cpu().numpy()
     for c_idx in range(n):
@@ -235,6 +277,9 @@ def lp_intervals(hidden, x: torch.Tensor, r: float, norm: str, order: float, sta
                 c[start:start + Wk.shape[1]] = Wk[j]
                 l_k[j] = bk[j] + program.bound(c)
                 u_k[j] = bk[j] - program.bound(-c)
+            # One rounding each: one float outward puts them beyond the exact sums.
+            l_k = np.nextafter(l_k, -np.inf)
+            u_k = np.nextafter(u_k, np.inf)
             if stats is not None:
                 stats["programs"] = stats.get("programs", 0) + 2 * Wk.shape[0]
                 stats["failures"] = stats.get("failures", 0) + program.failures
@@ -242,4 +287,4 @@ def lp_intervals(hidden, x: torch.Tensor, r: float, norm: str, order: float, sta
             up_np.append(u_k)
             lowers[k][c_idx] = torch.as_tensor(l_k, dtype=torch.float64, device=device)
             uppers[k][c_idx] = torch.as_tensor(u_k, dtype=torch.float64, device=device)
-    return centre, lowers, uppers
+    return centre, errors, lowers, uppers
