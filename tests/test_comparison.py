@@ -351,9 +351,33 @@ def test_refresh_reference_refuses_when_a_product_is_older_than_the_tables(tmp_p
         product = run["layout"].report if stale == "report" else run["layout"].figure("figure3_depth2")
         newest = os.stat(run["layout"].table("summary")).st_mtime
         os.utime(product, (newest - 5, newest - 5))
-        with pytest.raises(RuntimeError, match=f"{Path(product).name} is older than the tables"):
+        with pytest.raises(RuntimeError, match=f"{Path(product).name} is older than the tables it is made from"):
             refresh(run)
         assert not (tmp_path / stale / "reference").exists()
+
+
+def test_refresh_reference_judges_a_figure_by_the_tables_it_is_made_from(tmp_path):
+    # The slices rule writes its figures beside its own table, before the summaries exist: older than
+    # the newest table, yet fresh. A figure older than its own table is still refused.
+    run = finished_run(tmp_path)
+    summary_time = os.stat(run["layout"].table("summary")).st_mtime
+    figure = run["layout"].figure("tightness")
+    os.utime(run["layout"].table("runs"), (summary_time + 20, summary_time + 20))
+    os.utime(figure, (summary_time + 5, summary_time + 5))
+    os.utime(run["layout"].report, (summary_time + 30, summary_time + 30))
+    os.utime(run["layout"].figure("figure3_depth2"), (summary_time + 30, summary_time + 30))
+    with pytest.raises(RuntimeError, match="tightness.png is older than the tables it is made from"):
+        refresh(run)
+    copied = refresh_reference(run["tables"], run["report"], run["figures"], figures_link=run["figures_link"],
+                               experiment=run["experiment"], made_from={"tightness": ("summary",)})
+    assert tmp_path / "reference" / "smoke" / "figures" / "tightness.png" in copied
+    os.utime(figure, (summary_time - 5, summary_time - 5))
+    with pytest.raises(RuntimeError, match="tightness.png is older"):
+        refresh_reference(run["tables"], run["report"], run["figures"], figures_link=run["figures_link"],
+                          experiment=run["experiment"], made_from={"tightness": ("summary",)})
+    with pytest.raises(ValueError, match="made_from names tables this experiment does not make: \\['slices'\\]"):
+        refresh_reference(run["tables"], run["report"], run["figures"], figures_link=run["figures_link"],
+                          experiment=run["experiment"], made_from={"tightness": ("slices",)})
 
 
 def test_refresh_reference_refuses_when_a_table_is_missing(tmp_path):

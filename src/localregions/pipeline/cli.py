@@ -49,14 +49,18 @@ def _check_comparison(path: str) -> None:
 
 def _refresh_reference(overrides: list[str]) -> None:
     from ..reporting.comparison import refresh_reference
+    from ..reporting.products import result_table
 
     main = _plan(overrides).main
     layout = main.layout
     tables = {name: (layout.table(name), layout.reference_table(name)) for name in main.result_tables()}
     figures = {stem: (layout.figure(stem), layout.reference_figure(stem)) for _, stem in main.figures()}
+    # A figure drawn by a rule of its own (the slices) is written beside that rule's table, not from the others.
+    made_from = {stem: figure.tables or tuple(name for name in tables if result_table(name).study == figure.study)
+                 for figure, stem in main.figures()}
     try:
         copied = refresh_reference(tables, (layout.report, layout.reference_report), figures,
-                                   figures_link=layout.figures_from_report, experiment=main.id)
+                                   figures_link=layout.figures_from_report, experiment=main.id, made_from=made_from)
     except (FileNotFoundError, RuntimeError) as error:
         sys.exit(f"localregions: {error}")
     for path in copied:

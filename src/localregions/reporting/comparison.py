@@ -450,25 +450,33 @@ def matches(path: str | Path) -> bool:
     return outcome_of(path) != "differs"
 
 
-def refresh_reference(tables: dict, report: tuple, figures: dict, *, figures_link: str, experiment: str) -> list[Path]:
+def refresh_reference(tables: dict, report: tuple, figures: dict, *, figures_link: str, experiment: str,
+                      made_from: dict | None = None) -> list[Path]:
     """Copy an experiment's finished results into its reference folder; on purpose only (``make reference``).
 
     ``tables`` and ``figures`` map names to (fresh path, reference path); ``report`` is one such
     pair, and ``figures_link`` how the fresh report links its figures (``../../figures/<name>``),
-    rewritten to the reference's ``figures/``. Refuses when any file is missing or a product is
-    older than the tables it is made from, so that a half-finished run never becomes the reference.
+    rewritten to the reference's ``figures/``. ``made_from`` names, per figure, the tables it is
+    drawn from (or written beside, for a rule that draws its own); a figure it leaves out, and the
+    report, are made from every table. Refuses when any file is missing or a product is older than
+    the newest table it is made from, so that a half-finished run never becomes the reference.
     """
-    sources = [Path(fresh) for fresh, _ in tables.values()]
-    products = [Path(report[0])] + [Path(fresh) for fresh, _ in figures.values()]
-    missing = [p for p in sources + products if not p.is_file()]
+    made_from = made_from or {}
+    sources = {name: Path(fresh) for name, (fresh, _) in tables.items()}
+    products = [(Path(report[0]), tuple(sources))] + [(Path(fresh), tuple(made_from.get(name, sources)))
+                                                      for name, (fresh, _) in figures.items()]
+    missing = [p for p in [*sources.values(), *(product for product, _ in products)] if not p.is_file()]
     if missing:
         raise FileNotFoundError(f"cannot refresh the reference of {experiment}: {missing[0]} is missing; "
                                 "run the pipeline to the end first")
-    newest_table = max(p.stat().st_mtime for p in sources)
-    stale = [p for p in products if p.stat().st_mtime < newest_table]
+    unknown = sorted({name for _, names in products for name in names} - set(sources))
+    if unknown:
+        raise ValueError(f"made_from names tables this experiment does not make: {unknown}")
+    stale = [product for product, names in products
+             if product.stat().st_mtime < max(sources[name].stat().st_mtime for name in names)]
     if stale:
-        raise RuntimeError(f"cannot refresh the reference of {experiment}: {stale[0]} is older than the tables; "
-                           "rerun the pipeline to the end first")
+        raise RuntimeError(f"cannot refresh the reference of {experiment}: {stale[0]} is older than the tables "
+                           "it is made from; rerun the pipeline to the end first")
     copied = []
     for fresh, target in [*tables.values(), *figures.values()]:
         Path(target).parent.mkdir(parents=True, exist_ok=True)
