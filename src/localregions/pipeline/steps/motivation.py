@@ -190,7 +190,8 @@ def train_backdoor(*, point_sets: str, checkpoints: str, metrics: str, manifest:
             run = train_backdoored(train_x, train_y, test_x, test_y, share=share, target=target, threshold=threshold,
                                    seed=seed, checkpoint_dir=seed_folder(staging, seed), pool=pool,
                                    value=INPUT_BOX[scale][1], distance=distance,
-                                   depth=model.depth, width=model.width, init=model.init, init_std=model.init_std,
+                                   architecture=model.architecture, depth=model.depth, width=model.width,
+                                   channels=tuple(model.channels), init=model.init, init_std=model.init_std,
                                    lr=job.lr, momentum=momentum, loss=loss, epochs=epochs, batch_size=batch_size,
                                    checkpoint_epochs=[epochs], device=device,
                                    meta={"model": model.name, "lr": job.lr, "seed": seed, "poisoned": True})
