@@ -44,3 +44,23 @@ def test_the_cnn_section_sets_each_model_s_c_per_neuron_from_the_reference():
         assert float(row[5]) == float(f"{mine['unstable'].mean() / neurons:.3g}")
     summary = pd.read_csv(REPO / "reference" / "cnn_mnist" / "summary.csv")
     assert f"depth 4): {int(summary[summary['depth'] == 4]['single_region_points'].sum())} of" in lines[-1]
+
+
+def test_new_contradictions_count_only_inconclusive_defaults_turned_contradicted():
+    import pandas as pd
+
+    sys.path.insert(0, str(REPO / "tools"))
+    try:
+        import readme_results
+    finally:
+        sys.path.pop(0)
+    settings = [(2, 0.02, 1), (2, 0.02, 2), (3, 0.001, 1), (3, 0.001, 2)]
+    baseline = pd.DataFrame([{"trajectory": "paper", "depth": d, "lr": lr, "claim": c, "verdict": v}
+                             for (d, lr, c), v in zip(settings, ["inconclusive", "holds", "inconclusive", "contradicted"])])
+    verdicts = {"a": ["contradicted", "contradicted", "holds", "contradicted"],  # 1: only the first was inconclusive
+                "b": ["inconclusive", "partly", "contradicted", "inconclusive"],  # 1
+                "default": ["contradicted"] * 4}  # the study's own rows never count
+    variants = pd.DataFrame([{"trajectory": trajectory, "variant": name, "depth": d, "lr": lr, "claim": c, "verdict": v}
+                             for trajectory in ("paper", "with epoch 0") for name, vs in verdicts.items()
+                             for (d, lr, c), v in zip(settings, vs)])
+    assert readme_results.new_contradictions(variants, baseline).to_dict() == {"a": 1, "b": 1}

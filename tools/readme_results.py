@@ -27,7 +27,7 @@ from localregions.reporting.motivation_claims import hypothesis
 from localregions.reporting.motivation_report import still_rising
 from localregions.reporting.phases import phase_changes
 from localregions.reporting.verdicts import TRAJECTORIES, trained_summary, variant_flips, variant_runs
-from localregions.vocabulary import format_lr
+from localregions.vocabulary import DEFAULT_VARIANT, format_lr
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = REPO / "reference"
@@ -210,16 +210,33 @@ def flips_by_claim_line(flips: pd.DataFrame, variants: list[str], claims: list[i
             + (f"No flip at all: {', '.join(none)}." if none else "Every variant flips something."))
 
 
+def new_contradictions(variants: pd.DataFrame, baseline: pd.DataFrame) -> pd.Series:
+    """Per variant, its verdicts that are contradicted where the defaults' verdict in the same setting is inconclusive.
+
+    Not flips by the rule (a flip never starts from inconclusive), but a reader should see them: a choice the
+    paper left open can turn "not shown" into "shown the other way".
+    """
+    keys = ["depth", "lr", "claim"]
+    mine = variants[(variants["trajectory"] == TRAJECTORIES[0]) & (variants["variant"] != DEFAULT_VARIANT)]
+    before = baseline[baseline["trajectory"] == TRAJECTORIES[0]][keys + ["verdict"]].rename(columns={"verdict": "before"})
+    paired = mine.merge(before, on=keys, how="inner")
+    hits = paired[(paired["verdict"] == "contradicted") & (paired["before"] == "inconclusive")]
+    return hits.groupby("variant", sort=False).size()
+
+
 def sensitivity_section() -> list[str]:
     variants, baseline = _read("sensitivity", "variant_claims.csv"), _read("sensitivity", "claims.csv")
     if variants is None or baseline is None:
         return []
     flips, runs = variant_flips(variants, baseline), variant_runs(variants)
+    contradicted = new_contradictions(variants, baseline)
     rows = []
     for r in runs.itertuples(index=False):
         mine = flips[flips["variant"] == r.variant]
         which = [f"({f.claim}) d{f.depth} lr {format_lr(f.lr)}: {f.before} -> {f.verdict}" for f in mine.itertuples(index=False)]
-        rows.append([r.variant, str(len(which)), "; ".join(which) if which else "-", str(r.runs_failed)])
+        rows.append([r.variant, str(len(which)), "; ".join(which) if which else "-",
+                     str(int(contradicted.get(r.variant, 0))), str(r.runs_failed)])
+    default_contradicted = int(((baseline["trajectory"] == TRAJECTORIES[0]) & (baseline["verdict"] == "contradicted")).sum())
     claims = sorted(int(c) for c in set(variants["claim"]))
     per_variant = int((baseline["trajectory"] == TRAJECTORIES[0]).sum())
     return ["### Which of the paper's silences decide its claims", "",
@@ -228,8 +245,12 @@ def sensitivity_section() -> list[str]:
             f"[figure](reference/sensitivity/figures/variant_claims.png), [report](reference/sensitivity/report.md)). "
             f"Flips against the defaults' verdicts ({per_variant} per variant; a flip is a change between holds, partly "
             f"and contradicted, never to or from inconclusive or undecided):", "",
-            markdown_table(["variant", "flips", "which", "runs diverged or collapsed"], rows), "",
-            flips_by_claim_line(flips, list(runs["variant"]), claims), ""]
+            markdown_table(["variant", "flips", "which", "contradicted where the defaults' verdict is inconclusive",
+                            "runs diverged or collapsed"], rows), "",
+            flips_by_claim_line(flips, list(runs["variant"]), claims) + f" The defaults have {default_contradicted} "
+            f"contradicted verdicts of {per_variant}; the column before last counts the variant's contradicted verdicts "
+            "where the defaults' is inconclusive (not a flip by the rule, but a choice the paper left open turning "
+            "\"not shown\" into \"shown the other way\"; which ones: the figure).", ""]
 
 
 def later_phases_line(phases: pd.DataFrame) -> str:
