@@ -26,8 +26,9 @@ from localregions.reporting.claims_markdown import verdict_text
 from localregions.reporting.motivation_claims import hypothesis
 from localregions.reporting.motivation_report import still_rising
 from localregions.reporting.phases import phase_changes
-from localregions.reporting.verdicts import TRAJECTORIES, trained_summary, variant_flips, variant_runs
-from localregions.vocabulary import DEFAULT_VARIANT, format_lr
+from localregions.reporting.verdicts import (TRAJECTORIES, trained_summary, variant_flips, variant_runs,
+                                             variant_verdicts_beside_baseline)
+from localregions.vocabulary import format_lr
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = REPO / "reference"
@@ -216,10 +217,7 @@ def new_contradictions(variants: pd.DataFrame, baseline: pd.DataFrame) -> pd.Ser
     Not flips by the rule (a flip never starts from inconclusive), but a reader should see them: a choice the
     paper left open can turn "not shown" into "shown the other way".
     """
-    keys = ["depth", "lr", "claim"]
-    mine = variants[(variants["trajectory"] == TRAJECTORIES[0]) & (variants["variant"] != DEFAULT_VARIANT)]
-    before = baseline[baseline["trajectory"] == TRAJECTORIES[0]][keys + ["verdict"]].rename(columns={"verdict": "before"})
-    paired = mine.merge(before, on=keys, how="inner")
+    paired = variant_verdicts_beside_baseline(variants, baseline)
     hits = paired[(paired["verdict"] == "contradicted") & (paired["before"] == "inconclusive")]
     return hits.groupby("variant", sort=False).size()
 

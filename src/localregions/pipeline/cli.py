@@ -55,8 +55,8 @@ def _refresh_reference(overrides: list[str]) -> None:
     layout = main.layout
     tables = {name: (layout.table(name), layout.reference_table(name)) for name in main.result_tables()}
     figures = {stem: (layout.figure(stem), layout.reference_figure(stem)) for _, stem in main.figures()}
-    # A figure drawn by a rule of its own (the slices) is written beside that rule's table, not from the others.
-    # A figure is drawn from those of its tables the experiment makes (methods without tightness when that is off).
+    # A figure is made from those of its tables the experiment makes (methods without tightness when that is off);
+    # one drawn by a rule of its own (the slices) is written beside that rule's table, not from the others.
     made_from = {stem: tuple(name for name in figure.tables if name in tables)
                  or tuple(name for name in tables if result_table(name).study == figure.study)
                  for figure, stem in main.figures()}

@@ -22,7 +22,8 @@ from .claims import DECIDED, UNDECIDED, check_claims
 from .claim_records import CLAIMS
 from .statistics import MIN_SEEDS
 
-__all__ = ["claims_table", "trained_summary", "variant_claims_table", "variant_flips", "variant_runs", "TRAJECTORIES",
+__all__ = ["claims_table", "trained_summary", "variant_claims_table", "variant_flips", "variant_runs",
+           "variant_verdicts_beside_baseline", "TRAJECTORIES",
            "UNDECIDED"]
 
 #: The two epoch ranges: the paper's plotted trajectory, and the same with the untrained network.
@@ -116,14 +117,25 @@ def variant_flips(variant_claims: pd.DataFrame, baseline: pd.DataFrame | None,
     contradicted), with the baseline's in the column ``before``; in the order of ``variant_claims``. No baseline: no
     flips.
     """
+    paired = variant_verdicts_beside_baseline(variant_claims, baseline, trajectory)
+    changed = paired["verdict"].isin(DECIDED) & paired["before"].isin(DECIDED) & (paired["before"] != paired["verdict"])
+    return paired[changed].reset_index(drop=True)
+
+
+def variant_verdicts_beside_baseline(variant_claims: pd.DataFrame, baseline: pd.DataFrame | None,
+                                     trajectory: str = TRAJECTORIES[0]) -> pd.DataFrame:
+    """Each variant's verdict on ``trajectory`` with the baseline's in the same (depth, lr, claim) as ``before``.
+
+    The study's own (:data:`~localregions.vocabulary.DEFAULT_VARIANT`) rows are left out, and settings the baseline
+    lacks; in the order of ``variant_claims``. No baseline: no rows.
+    """
     keys = ["depth", "lr", "claim"]
     rows = _on(variant_claims, trajectory)
-    rows = rows[(rows["variant"] != DEFAULT_VARIANT) & rows["verdict"].isin(DECIDED)]
+    rows = rows[rows["variant"] != DEFAULT_VARIANT]
     if baseline is None:
         return rows.iloc[:0].assign(before=pd.Series(dtype=object))
     before = _on(baseline, trajectory)[keys + ["verdict"]].rename(columns={"verdict": "before"})
-    paired = rows.merge(before, on=keys, how="inner")
-    return paired[paired["before"].isin(DECIDED) & (paired["before"] != paired["verdict"])].reset_index(drop=True)
+    return rows.merge(before, on=keys, how="inner")
 
 
 def variant_runs(variant_claims: pd.DataFrame, trajectory: str = TRAJECTORIES[0]) -> pd.DataFrame:
